@@ -1,0 +1,68 @@
+"""Opening the database: engine, schema version check and Alembic upgrades."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.command import upgrade as alembic_upgrade
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from collector.errors import SchemaNotCurrent, StoreError
+from collector.settings import Settings
+from collector.store import Store, make_engine
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+
+
+def upgrade(engine: Engine) -> tuple[str | None, str | None]:
+    """Bring the schema to the newest revision; return (before, after)."""
+    before = current_revision(engine)
+    config = _config()
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            alembic_upgrade(config, "head")
+    except SQLAlchemyError as exc:
+        raise StoreError(f"schema upgrade failed: {_first_line(exc)}") from exc
+    return before, head_revision()
+
+
+def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store:
+    """Connect and check the schema. An embedded SQLite file is upgraded in place;
+    a shared server needs an explicit `touchmetrics db upgrade`."""
+    engine = make_engine(settings.database_url)
+    if auto_upgrade is None:
+        auto_upgrade = engine.dialect.name == "sqlite"
+    if current_revision(engine) != head_revision():
+        if not auto_upgrade:
+            raise SchemaNotCurrent(
+                "the database schema is not current: run `touchmetrics db upgrade`"
+            )
+        upgrade(engine)
+    return Store(engine, settings)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]

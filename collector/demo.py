@@ -1,0 +1,141 @@
+"""A realistic synthetic support log: bots that resolve or hand off, people who answer in
+minutes (chat, phone) or hours (email), customers who give up, come back and rate late.
+
+Seeded and reproducible: the same spec gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+DEMO_CHANNELS: dict[str, dict[str, str]] = {
+    "bot-chat": {"kind": "ai", "title": "Web chat assistant"},
+    "voice-bot": {"kind": "ai", "title": "Voice bot"},
+    "chat": {"kind": "human", "title": "Live chat agents"},
+    "phone": {"kind": "human", "title": "Phone agents"},
+    "email": {"kind": "human", "title": "Email support"},
+}
+TOPICS = ("billing", "login", "shipping", "refunds", "account")
+# channel: (median reply seconds, lognormal sigma)
+REPLY = {"bot-chat": (1.5, 0.5), "voice-bot": (1.0, 0.4), "chat": (40, 0.9), "phone": (20, 0.7), "email": (3 * 3600, 1.0)}
+QUEUE = {"chat": (60, 1.0), "phone": (90, 1.1), "email": (4 * 3600, 1.0)}
+HANDOFF = {"bot-chat": "chat", "voice-bot": "phone"}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSpec:
+    seed: int = 1
+    start_us: int = 1_793_491_200_000_000  # 2026-11-01T00:00:00Z
+    days: float = 7.0
+
+
+class _Conversation:
+    """Builds one conversation's events with a running clock."""
+
+    def __init__(self, rng: random.Random, cid: str, t: float) -> None:
+        self.rng, self.cid, self.t = rng, cid, t
+        self.events: list[dict[str, Any]] = []
+
+    def emit(self, etype: str, **fields: Any) -> None:
+        event: dict[str, Any] = {"id": f"{self.cid}-{len(self.events)}", "conversation_id": self.cid, "type": etype}
+        event["timestamp"] = _rfc3339(self.t)
+        event.update(fields)
+        self.events.append(event)
+
+    def wait(self, median: float, sigma: float) -> None:
+        self.t += self.rng.lognormvariate(_ln(median), sigma)
+
+    def exchanges(self, channel: str, count: int) -> None:
+        for _ in range(count):
+            self.wait(8, 0.8)
+            self.emit("message", author="customer")
+            self.wait(*REPLY[channel])
+            self.emit("message", author="agent")
+
+
+def _ln(value: float) -> float:
+    import math
+
+    return math.log(value)
+
+
+def _rfc3339(seconds: float) -> str:
+    moment = datetime.fromtimestamp(round(seconds, 3), tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def conversation(rng: random.Random, cid: str, t: float) -> list[dict[str, Any]]:
+    """One conversation: an AI or email entry, maybe a handoff, an outcome, maybe more."""
+    c = _Conversation(rng, cid, t)
+    entry = rng.choices(["bot-chat", "voice-bot", "email"], weights=[60, 25, 15])[0]
+    c.emit("conversation_started", channel=entry, attributes={"topic": rng.choice(TOPICS)})
+    channel = entry
+    if entry in HANDOFF:
+        c.exchanges(entry, rng.randint(1, 3))
+        roll = rng.random()
+        if roll < 0.10:
+            c.wait(30, 1.0)
+            c.emit("abandoned")
+            return c.events
+        if roll < 0.45:
+            channel = HANDOFF[entry]
+            c.wait(5, 0.5)
+            c.emit("handoff", channel=channel)
+    if channel != entry or entry == "email":
+        if entry == "email":
+            c.emit("message", author="customer")
+            c.emit("message", author="system", attributes={"note": "auto-acknowledgement"})
+        if rng.random() < 0.12:
+            c.wait(*QUEUE[channel])
+            c.emit("abandoned")
+            return c.events
+        c.wait(*QUEUE[channel])
+        c.emit("message", author="agent")
+        if rng.random() < 0.3:
+            c.emit("message", author="agent", public=False)
+        c.exchanges(channel, rng.randint(0, 3))
+    c.wait(20, 0.8)
+    c.emit("resolved")
+    _aftermath(c, channel)
+    return c.events
+
+
+def _aftermath(c: _Conversation, channel: str) -> None:
+    """Late ratings and reopens after a resolution."""
+    rng = c.rng
+    if rng.random() < 0.05:
+        c.wait(6 * 3600, 1.0)
+        if rng.random() < 0.5:
+            c.emit("message", author="customer")  # an implicit reopen
+        else:
+            c.emit("reopened")
+        c.wait(*REPLY[channel])
+        c.emit("message", author="agent")
+        c.wait(60, 0.5)
+        c.emit("resolved")
+    if rng.random() < 0.35:
+        c.wait(1800, 1.2)
+        scale = 2 if channel == "voice-bot" else 5
+        good = {"bot-chat": 0.7, "voice-bot": 0.6}.get(channel, 0.85)
+        score = scale if rng.random() < good else rng.randint(1, max(1, scale - 2))
+        c.emit("csat", score=score, scale=scale)
+
+
+def generate(spec: DemoSpec, conversations: int = 2000, min_events: int | None = None) -> Iterator[str]:
+    """JSON lines, conversation after conversation, starts spread evenly over the span."""
+    rng = random.Random(spec.seed)
+    start = spec.start_us / 1e6
+    span = spec.days * 86400
+    count = emitted = 0
+    while (count < conversations) if min_events is None else (emitted < min_events):
+        t = start + span * count / (conversations if min_events is None else max(1, min_events // 8))
+        for event in conversation(rng, f"demo-{spec.seed}-{count}", t + rng.random() * 60):
+            yield orjson.dumps(event).decode() + "\n"
+            emitted += 1
+        count += 1

@@ -1,0 +1,41 @@
+"""The errors touchmetrics raises, each named for what went wrong.
+
+Third-party errors (SQLAlchemy, YAML, OS) are converted to these at the boundary with
+``raise ... from``, so callers and the command line handle one family.
+"""
+
+from __future__ import annotations
+
+
+class TouchmetricsError(Exception):
+    """Base of every error touchmetrics raises on purpose."""
+
+
+class ConfigError(TouchmetricsError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class InvalidEvent(TouchmetricsError):
+    """An event breaks the schema; names the field and the rule it breaks."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"field `{field}`: {rule}")
+        self.field = field
+        self.rule = rule
+
+    @property
+    def reason(self) -> str:
+        """The message without any position, used to group rejections."""
+        return f"field `{self.field}`: {self.rule}"
+
+
+class InputError(TouchmetricsError):
+    """An input file or mapping cannot be read at all (not one bad record)."""
+
+
+class StoreError(TouchmetricsError):
+    """The database cannot be reached or written; the operation may be retried."""
+
+
+class SchemaNotCurrent(StoreError):
+    """The database schema is older than this version; run `touchmetrics db upgrade`."""

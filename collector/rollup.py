@@ -1,0 +1,96 @@
+"""All-time totals derived from facts: what the Prometheus collector reads at scrape time.
+
+Each fact contributes fixed amounts to a few (channel, series, label) cells. When a
+conversation is replayed, the store adds the contributions of its new facts and subtracts
+those of its old ones, so the totals always equal a fresh count over all facts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from collector.engine import (
+    CSAT,
+    FIRST_RESPONSE,
+    REOPEN,
+    RESOLUTION,
+    RESPONSE,
+    SEGMENT,
+    STARTED,
+)
+from collector.settings import Settings
+
+Cell = tuple[str, str, str]  # channel, series, label
+INF = "+Inf"
+HISTOGRAMS = (FIRST_RESPONSE, RESPONSE, RESOLUTION)
+
+
+class Layout:
+    """The histogram bucket bounds in force; its fingerprint tells when totals need a rebuild."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.bounds: dict[str, tuple[float, ...]] = {
+            FIRST_RESPONSE: settings.response_buckets,
+            RESPONSE: settings.response_buckets,
+            RESOLUTION: settings.resolution_buckets,
+        }
+        self.labels = {
+            kind: [bucket_label(b) for b in bounds] + [INF] for kind, bounds in self.bounds.items()
+        }
+
+    @property
+    def fingerprint(self) -> str:
+        text = repr(sorted(self.bounds.items()))
+        return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+    def bucket(self, kind: str, value: float) -> str:
+        """The label of the first bucket whose upper bound holds ``value`` (le semantics)."""
+        index = bisect.bisect_left(self.bounds[kind], value)
+        return self.labels[kind][index]
+
+
+def bucket_label(bound: float) -> str:
+    return repr(float(bound))
+
+
+FactLike = tuple[
+    str, str | None, float | None, int | None, str | None
+]  # kind channel value flag label
+
+
+def contributions(facts: Iterable[FactLike], layout: Layout, sign: int = 1) -> Counter[Cell]:
+    """The cells these facts add to (or, with sign -1, take from)."""
+    cells: Counter[Cell] = Counter()
+    for kind, channel, value, flag, label in facts:
+        if channel is None:
+            continue  # anomalies without a channel count in reports, not in totals
+        if kind == STARTED or kind == REOPEN:
+            cells[(channel, kind, "")] += sign
+        elif kind == SEGMENT:
+            cells[(channel, kind, label or "")] += sign
+        elif kind in HISTOGRAMS:
+            assert value is not None
+            cells[(channel, kind, layout.bucket(kind, value))] += sign
+            cells[(channel, kind, "count")] += sign
+            cells[(channel, kind, "sum")] += sign * value
+        elif kind == CSAT:
+            cells[(channel, "csat", "responses")] += sign
+            cells[(channel, "csat", "satisfied")] += sign * (flag or 0)
+    return cells
+
+
+def merge(into: Counter[Cell], more: Counter[Cell]) -> None:
+    """Add ``more`` into ``into`` keeping zero results, which still must be written."""
+    for cell, amount in more.items():
+        into[cell] = into.get(cell, 0) + amount
+
+
+def nonzero(cells: Counter[Cell]) -> list[Cell]:
+    return [cell for cell, amount in cells.items() if amount != 0]
+
+
+def histogram_cells(layout: Layout, kind: str) -> Sequence[str]:
+    return layout.labels[kind]

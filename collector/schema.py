@@ -1,0 +1,214 @@
+"""The canonical event (schema version 1): strict validation and normalisation.
+
+Validation is written out here rather than declared in a model library because most rules
+depend on each other or on the configuration (the kind of a declared channel, a score
+within its scale, naive timestamps only when a default zone is set) and because it runs
+once per record on the ingest hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from collector.errors import InvalidEvent
+from collector.settings import CHANNEL_NAME, Settings
+
+EVENT_TYPES = (
+    "conversation_started",
+    "reopened",
+    "message",
+    "handoff",
+    "resolved",
+    "abandoned",
+    "csat",
+)
+# Ties at one instant are applied in this order (DESIGN section 3).
+TYPE_ORDER = {name: rank for rank, name in enumerate(EVENT_TYPES)}
+AUTHORS = frozenset({"customer", "agent", "system"})
+KINDS = frozenset({"ai", "human"})
+SCALES = frozenset({2, 3, 5, 7, 10})
+RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
+)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_ID = 128
+
+
+@dataclass(slots=True, frozen=True)
+class Event:
+    """A validated event; ``ts`` is microseconds since the Unix epoch, UTC."""
+
+    id: str
+    conversation_id: str
+    type: str
+    ts: int
+    channel: str | None
+    kind: str | None
+    author: str | None
+    public: bool
+    score: int | None
+    scale: int
+    topic: str | None
+    content_hash: str
+
+    def sort_key(self) -> tuple[int, int, str]:
+        """Applied order: timestamp, then type rank, then id."""
+        return (self.ts, TYPE_ORDER[self.type], self.id)
+
+
+class Validator:
+    """Validates raw records against the schema and the configured channels."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.declared = settings.channel_kinds()
+        self.zone: tzinfo | None = (
+            ZoneInfo(settings.default_timezone) if settings.default_timezone else None
+        )
+
+    def validate(self, record: Any) -> Event:
+        """Return the normalised event, or raise InvalidEvent naming the field and rule."""
+        if not isinstance(record, dict):
+            raise InvalidEvent("(record)", "must be a JSON object")
+        etype = record.get("type")
+        if etype not in TYPE_ORDER:
+            raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
+        conversation_id = _identifier(record, "conversation_id", required=True)
+        ts = self.timestamp(record.get("timestamp"))
+        channel, kind = self._channel_and_kind(record, etype)
+        author = record.get("author")
+        if author is None:
+            if etype == "message":
+                raise InvalidEvent("author", "required on a message: customer, agent or system")
+        elif author not in AUTHORS:
+            raise InvalidEvent("author", _required_one_of(author, sorted(AUTHORS)))
+        public = record.get("public", True)
+        if not isinstance(public, bool):
+            raise InvalidEvent("public", "must be true or false")
+        scale, score = _score_and_scale(record, etype)
+        topic = _topic(record.get("attributes"))
+        content = (etype, conversation_id, ts, channel, kind, author, public, score, scale)
+        digest = _content_hash(content, record.get("attributes"))
+        event_id = _identifier(record, "id", required=False) or digest
+        return Event(
+            event_id, conversation_id, etype, ts, channel, kind, author, public, score, scale,
+            topic, digest,
+        )  # fmt: skip
+
+    def timestamp(self, value: Any) -> int:
+        """Microseconds since the epoch from RFC 3339 text or Unix seconds."""
+        if isinstance(value, bool) or value is None:
+            raise InvalidEvent(
+                "timestamp", "required: RFC 3339 text with an offset, or Unix seconds"
+            )
+        if isinstance(value, int | float):
+            if not math.isfinite(value) or not 0 <= value < 253402300800:
+                raise InvalidEvent("timestamp", f"Unix seconds out of range (got {value!r})")
+            return round(value * 1_000_000)
+        if not isinstance(value, str):
+            raise InvalidEvent("timestamp", "must be RFC 3339 text or a number of Unix seconds")
+        match = RFC3339.fullmatch(value)
+        if match is None:
+            raise InvalidEvent("timestamp", f"not an RFC 3339 timestamp (got {value[:40]!r})")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidEvent("timestamp", f"not a valid date or time (got {value!r})") from exc
+        if moment.tzinfo is None:
+            if self.zone is None:
+                raise InvalidEvent(
+                    "timestamp",
+                    f"needs an offset or Z (got {value!r}); or configure default_timezone",
+                )
+            moment = moment.replace(tzinfo=self.zone)
+        return (moment - EPOCH) // _MICROSECOND
+
+    def _channel_and_kind(
+        self, record: dict[str, Any], etype: str
+    ) -> tuple[str | None, str | None]:
+        channel = record.get("channel")
+        kind = record.get("kind")
+        if kind is not None and kind not in KINDS:
+            raise InvalidEvent("kind", _required_one_of(kind, sorted(KINDS)))
+        if channel is None:
+            if etype in ("conversation_started", "handoff"):
+                target = " (the target)" if etype == "handoff" else ""
+                raise InvalidEvent("channel", f"required on {etype}{target}")
+            return None, None
+        if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
+            raise InvalidEvent("channel", f"must match {CHANNEL_NAME.pattern} (got {channel!r})")
+        declared = self.declared.get(channel)
+        if declared is None:
+            if kind is None:
+                raise InvalidEvent("kind", f"required: channel {channel!r} is not declared")
+            return channel, kind
+        if kind is not None and kind != declared:
+            raise InvalidEvent("kind", f"channel {channel!r} is declared {declared}, not {kind}")
+        return channel, declared
+
+
+_MICROSECOND = datetime.resolution
+
+
+def _identifier(record: dict[str, Any], field: str, *, required: bool) -> str | None:
+    value = record.get(field)
+    if value is None:
+        if required:
+            raise InvalidEvent(field, f"required: a string of 1 to {MAX_ID} characters")
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_ID:
+        raise InvalidEvent(field, f"must be a string of 1 to {MAX_ID} characters")
+    return value
+
+
+def _score_and_scale(record: dict[str, Any], etype: str) -> tuple[int, int | None]:
+    scale = record.get("scale", 5)
+    if isinstance(scale, bool) or scale not in SCALES:
+        raise InvalidEvent("scale", f"must be one of 2, 3, 5, 7, 10 (got {scale!r})")
+    score = record.get("score")
+    if score is None:
+        if etype == "csat":
+            raise InvalidEvent("score", "required on csat")
+        return scale, None
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= scale:
+        raise InvalidEvent("score", f"must be an integer from 1 to {scale} (got {score!r})")
+    return scale, score
+
+
+def _topic(attributes: Any) -> str | None:
+    if attributes is None:
+        return None
+    if not isinstance(attributes, dict):
+        raise InvalidEvent("attributes", "must be an object of string to string")
+    for key, value in attributes.items():
+        if not isinstance(value, str):
+            raise InvalidEvent(f"attributes.{key}", "must be a string")
+    topic = attributes.get("topic")
+    return topic if topic else None
+
+
+def _content_hash(content: tuple[Any, ...], attributes: Any) -> str:
+    payload = orjson.dumps([*content, attributes or {}], option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
+
+
+def _required_one_of(value: Any, allowed: tuple[str, ...] | list[str]) -> str:
+    shown = "missing" if value is None else f"got {value!r}"
+    return f"must be one of {', '.join(allowed)} ({shown})"
+
+
+def satisfied(score: int, scale: int) -> bool:
+    """A rating is satisfied when score >= ceil(0.8 * scale)."""
+    return 5 * score >= 4 * scale  # integer form of score >= ceil(0.8 * scale)
+
+
+def rescaled(score: int, scale: int) -> float:
+    """The score on the 1..5 scale."""
+    return 1 + 4 * (score - 1) / (scale - 1)

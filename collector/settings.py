@@ -1,0 +1,165 @@
+"""The one settings object, parsed once at start from YAML and TOUCHMETRICS_* variables.
+
+Every field carries its documentation in ``description``; ``docs/configuration.md`` is
+generated from it (``touchmetrics config reference``) and a test fails when they drift.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from collector.errors import ConfigError
+
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+ENV_PREFIX = "TOUCHMETRICS_"
+DEFAULT_RESPONSE_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
+DEFAULT_RESOLUTION_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 28800, 86400, 259200, 604800)
+Kind = Literal["ai", "human"]
+
+
+class ChannelSpec(BaseModel):
+    """One declared channel."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Kind = Field(description="`ai` (a bot handles it) or `human` (people handle it).")
+    title: str | None = Field(None, description="Display name for dashboards and mail.")
+
+
+class Settings(BaseModel):
+    """Everything configurable, with its default. Immutable once parsed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channels: dict[str, ChannelSpec] = Field(
+        default_factory=dict,
+        description="Declared channels by name: `{name: {kind: ai|human, title: ...}}`. "
+        "A declared channel appears in every report and on /metrics before its first event.",
+    )
+    database_url: str = Field(
+        "sqlite:///touchmetrics.db",
+        description="SQLAlchemy URL of the store: a SQLite file (embedded default) or "
+        "`postgresql+psycopg://user@host/db`. Secret: use TOUCHMETRICS_DATABASE_URL_FILE.",
+    )
+    default_timezone: str | None = Field(
+        None,
+        description="IANA zone applied to timestamps written without an offset; "
+        "unset means such timestamps are rejected.",
+    )
+    ingest_batch_size: int = Field(
+        5000, ge=1, le=100_000, description="Records committed per transaction on import."
+    )
+    response_buckets: tuple[float, ...] = Field(
+        DEFAULT_RESPONSE_BUCKETS,
+        description="Histogram bucket bounds (seconds) for first-response and response times.",
+    )
+    resolution_buckets: tuple[float, ...] = Field(
+        DEFAULT_RESOLUTION_BUCKETS,
+        description="Histogram bucket bounds (seconds) for resolution times.",
+    )
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value: dict[str, ChannelSpec]) -> dict[str, ChannelSpec]:
+        for name in value:
+            if not CHANNEL_NAME.fullmatch(name):
+                raise ValueError(f"channel name {name!r} must match {CHANNEL_NAME.pattern}")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("response_buckets", "resolution_buckets")
+    @classmethod
+    def _buckets(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(b <= 0 for b in value) or list(value) != sorted(set(value)):
+            raise ValueError("bucket bounds must be positive and strictly increasing")
+        return value
+
+    def channel_kinds(self) -> dict[str, str]:
+        """Declared channel name to kind."""
+        return {name: spec.kind for name, spec in self.channels.items()}
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the YAML file (``path`` or $TOUCHMETRICS_CONFIG) with the environment over it."""
+    env = os.environ if env is None else env
+    path = path or env.get(ENV_PREFIX + "CONFIG")
+    data: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    data.update(_from_env(env))
+    return parse_settings(data, source=str(path) if path else "environment")
+
+
+def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Settings:
+    """Validate a mapping into Settings, naming the bad key on failure."""
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{source}: bad configuration: {problems}") from exc
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of settings")
+    return loaded
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """Scalar settings from TOUCHMETRICS_<KEY>, or from the file named by <KEY>_FILE."""
+    found: dict[str, Any] = {}
+    for key, field in Settings.model_fields.items():
+        if key == "channels":
+            continue
+        name = ENV_PREFIX + key.upper()
+        if name + "_FILE" in env:
+            try:
+                found[key] = Path(env[name + "_FILE"]).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}_FILE: cannot read: {exc.strerror}") from exc
+        elif name in env:
+            raw = env[name]
+            found[key] = raw.split(",") if _is_sequence(field.annotation) else raw
+    return found
+
+
+def _is_sequence(annotation: Any) -> bool:
+    return getattr(annotation, "__origin__", None) in (tuple, list)
+
+
+def settings_reference() -> str:
+    """The Markdown table of every setting, its variable and default."""
+    lines = [
+        "| key | environment | default | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, field in Settings.model_fields.items():
+        default = "{}" if field.default_factory is not None else repr(field.default)
+        env = "(YAML only)" if key == "channels" else f"`{ENV_PREFIX}{key.upper()}`"
+        lines.append(f"| `{key}` | {env} | `{default}` | {field.description} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,121 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in collector/migrations follow it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# Raw events, append-only, one row per accepted event id.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("conversation_id", String(128), nullable=False),
+    Column("type", String(24), nullable=False),
+    Column("ts", BigInteger, nullable=False),  # microseconds since the epoch, UTC
+    Column("channel", String(64)),
+    Column("kind", String(8)),
+    Column("author", String(8)),
+    Column("public", Boolean, nullable=False),
+    Column("score", SmallInteger),
+    Column("scale", SmallInteger, nullable=False),
+    Column("topic", Text),
+    Column("content_hash", String(32), nullable=False),
+    Column("raw", Text, nullable=False),  # the record as received, unknown fields included
+    Column("source", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Index("ix_events_conversation", "conversation_id"),
+)
+
+# Derived state of each conversation, rewritten whenever one of its events arrives.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("channel", String(64)),  # current segment's channel, or the last one
+    Column("active", Boolean, nullable=False),
+    Column("topic", Text),
+    Column("started_at", BigInteger),
+    Column("last_event_at", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+)
+
+# What conversations produced (engine.Fact), each at the instant it counts in a window.
+facts = Table(
+    "facts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation_id", String(128), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("channel", String(64)),
+    Column("at", BigInteger, nullable=False),
+    Column("value", Float),
+    Column("flag", SmallInteger),
+    Column("label", Text),
+    Column("topic", Text),
+    Index("ix_facts_conversation", "conversation_id"),
+    Index("ix_facts_at", "at"),
+)
+
+# Channels seen; a declared channel's kind comes from configuration, others keep their first.
+channels = Table(
+    "channels",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("first_seen", BigInteger, nullable=False),
+)
+
+# All-time totals kept in step with facts so a scrape reads a few rows, whatever the history.
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("channel", String(64), primary_key=True),  # '' for store-wide series
+    Column("series", String(32), primary_key=True),
+    Column("label", String(32), primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
+# Records that broke the schema, kept whole with where they came from and why.
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", Text, nullable=False),
+    Column("position", Text, nullable=False),
+    Column("raw", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", BigInteger, nullable=False),
+    Column("replayed_at", BigInteger),
+)
+
+# How far each file has been imported, so a re-run or a grown file adds nothing twice.
+imports = Table(
+    "imports",
+    metadata,
+    Column("source", Text, primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("line", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Outputs of touchmetrics, one sub-package each: report (CI check outputs), prometheus, ..."""
