@@ -1,0 +1,159 @@
+"""Shared fixtures. Every test that touches the database runs against SQLite and PostgreSQL.
+
+PostgreSQL comes from $TOUCHMETRICS_TEST_POSTGRES_URL (default: the CI server at
+127.0.0.1:5432). Each test session makes its own database there, so parallel runs do not
+meet. Without a server the PostgreSQL variants skip, unless TOUCHMETRICS_REQUIRE_ALL=1
+(set by .ci/run), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+from collector.database import upgrade
+from collector.ingest import Summary
+from collector.schema import Validator
+from collector.settings import Settings, parse_settings
+from collector.store import Batch, Incoming, Store, make_engine
+from collector import tables
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+POSTGRES_URL = os.environ.get(
+    "TOUCHMETRICS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+CHANNELS = {
+    "bot-chat": {"kind": "ai", "title": "Web chat assistant"},
+    "voice-bot": {"kind": "ai"},
+    "chat": {"kind": "human", "title": "Live chat agents"},
+    "phone": {"kind": "human"},
+    "email": {"kind": "human"},
+}
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a needed part is missing, or fail when TOUCHMETRICS_REQUIRE_ALL=1."""
+    if condition:
+        return
+    if os.environ.get("TOUCHMETRICS_REQUIRE_ALL") == "1":
+        pytest.fail(f"required for this run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str | None]:
+    """A database of this session's own on the PostgreSQL server, dropped at the end."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"tm_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError:
+        admin.dispose()
+        yield None
+        return
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An upgraded empty SQLite file, copied for each test (faster than migrating each time)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, postgres_server_url: str | None
+) -> Iterator[str]:
+    """An empty, current database of each backend."""
+    if request.param == "sqlite":
+        path = tmp_path / "touchmetrics.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    require(postgres_server_url is not None, f"no PostgreSQL server at {POSTGRES_URL}")
+    assert postgres_server_url is not None
+    engine = create_engine(postgres_server_url)
+    with engine.begin() as conn:
+        names = ", ".join(t.name for t in tables.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    engine.dispose()
+    yield postgres_server_url
+
+
+@pytest.fixture
+def make_settings(database_url: str) -> Callable[..., Settings]:
+    """Settings on the test database with the demo channels, overridable per test."""
+
+    def build(**overrides: Any) -> Settings:
+        data: dict[str, Any] = {"channels": CHANNELS, "database_url": database_url}
+        data.update(overrides)
+        return parse_settings(data)
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[Store]:
+    store = Store(make_engine(settings.database_url), settings)
+    yield store
+    store.engine.dispose()
+
+
+@pytest.fixture
+def offline_settings() -> Settings:
+    """Settings for work that needs no database (file reports, validation)."""
+    return parse_settings({"channels": CHANNELS})
+
+
+@pytest.fixture
+def write(store: Store) -> Callable[..., Summary]:
+    """Validate and commit events in one batch, as `ingest` would; returns the summary."""
+
+    def write_events(events: list[dict[str, Any]], source: str = "test") -> Summary:
+        from collector.ingest import validate_record
+        from collector.sources.record import Record
+
+        import orjson
+
+        batch = Batch(source)
+        validator = Validator(store.settings)
+        for index, item in enumerate(events):
+            incoming, rejection = validate_record(validator, Record(index + 1, 0, orjson.dumps(item).decode(), [item]), source)
+            batch.events.extend(incoming)
+            if rejection is not None:
+                batch.rejections.append(rejection)
+        summary = Summary(records=len(events))
+        summary.add(store.write_batch(batch))
+        return summary
+
+    return write_events
+
+
+__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "Incoming", "require"]
