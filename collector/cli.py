@@ -80,15 +80,15 @@ def ingest(config_path: Path | None, mapping: Path | None, strict: bool, as_json
     settings = _settings(config_path)
     total = Summary()
     try:
-        store = open_store(settings)
-        validator = Validator(settings)
-        for path in files:
-            reader = reader_for(path, mapping)
-            with _progress(path) as advance:
-                summary = ingest_file(store, validator, reader, path, progress=advance)
-            total.merge(summary)
-            if not as_json:
-                click.echo(_summary_line(path, summary), err=True)
+        with open_store(settings) as store:
+            validator = Validator(settings)
+            for path in files:
+                reader = reader_for(path, mapping)
+                with _progress(path) as advance:
+                    summary = ingest_file(store, validator, reader, path, progress=advance)
+                total.merge(summary)
+                if not as_json:
+                    click.echo(_summary_line(path, summary), err=True)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     if as_json:
@@ -172,11 +172,15 @@ def _window(start: str | None, end: str | None) -> Window:
 def report_from_store(settings: Settings, query: Query) -> dict[str, Any]:
     from collector.database import open_store
 
-    store = open_store(settings)
     window = query.window
-    return build_report(
-        store.facts(window.start, window.end), store.channel_kinds(), settings.channels, query, store.event_counts()
-    )
+    with open_store(settings) as store:
+        return build_report(
+            store.facts(window.start, window.end),
+            store.channel_kinds(),
+            settings.channels,
+            query,
+            store.event_counts(),
+        )
 
 
 def report_from_files(settings: Settings, query: Query, files: tuple[Path, ...], mapping: Path | None) -> dict[str, Any]:
@@ -200,10 +204,13 @@ def db_upgrade(config_path: Path | None) -> None:
     from collector.store import make_engine
 
     settings = _settings(config_path)
+    engine = make_engine(settings.database_url)
     try:
-        before, after = upgrade(make_engine(settings.database_url))
+        before, after = upgrade(engine)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
+    finally:
+        engine.dispose()
     click.echo(f"schema: {before or 'empty'} -> {after}")
 
 
@@ -220,7 +227,8 @@ def quarantine_list(config_path: Path | None, limit: int) -> None:
     from collector.database import open_store
 
     try:
-        rows = open_store(_settings(config_path)).quarantined(limit)
+        with open_store(_settings(config_path)) as store:
+            rows = store.quarantined(limit)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     for row in rows:
@@ -237,7 +245,8 @@ def quarantine_export(config_path: Path | None, output: Any) -> None:
     from collector.database import open_store
 
     try:
-        rows = open_store(_settings(config_path)).quarantined()
+        with open_store(_settings(config_path)) as store:
+            rows = store.quarantined()
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     for row in rows:

@@ -55,12 +55,16 @@ def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store
     engine = make_engine(settings.database_url)
     if auto_upgrade is None:
         auto_upgrade = engine.dialect.name == "sqlite"
-    if current_revision(engine) != head_revision():
-        if not auto_upgrade:
-            raise SchemaNotCurrent(
-                "the database schema is not current: run `touchmetrics db upgrade`"
-            )
-        upgrade(engine)
+    try:
+        if current_revision(engine) != head_revision():
+            if not auto_upgrade:
+                raise SchemaNotCurrent(
+                    "the database schema is not current: run `touchmetrics db upgrade`"
+                )
+            upgrade(engine)
+    except BaseException:
+        engine.dispose()
+        raise
     return Store(engine, settings)
 
 

@@ -38,9 +38,9 @@ class FileLog:
                 self.summary.reasons[rejection.reason] += 1
                 continue
             for incoming in events:
-                self._add(incoming.event)
+                self.add(incoming.event)
 
-    def _add(self, event: Event) -> None:
+    def add(self, event: Event) -> None:
         known = self.hashes.get(event.id)
         if known is None:
             self.hashes[event.id] = event.content_hash

@@ -118,7 +118,8 @@ class Validator:
         if match is None:
             raise InvalidEvent("timestamp", f"not an RFC 3339 timestamp (got {value[:40]!r})")
         try:
-            moment = datetime.fromisoformat(value)
+            # RFC 3339 allows a lower-case t and z; fromisoformat does not.
+            moment = datetime.fromisoformat(value.upper())
         except ValueError as exc:
             raise InvalidEvent("timestamp", f"not a valid date or time (got {value!r})") from exc
         if moment.tzinfo is None:
@@ -170,7 +171,7 @@ def _identifier(record: dict[str, Any], field: str, *, required: bool) -> str | 
 
 def _score_and_scale(record: dict[str, Any], etype: str) -> tuple[int, int | None]:
     scale = record.get("scale", 5)
-    if isinstance(scale, bool) or scale not in SCALES:
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
         raise InvalidEvent("scale", f"must be one of 2, 3, 5, 7, 10 (got {scale!r})")
     score = record.get("score")
     if score is None:

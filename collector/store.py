@@ -110,6 +110,16 @@ class Store:
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
 
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- writing -----------------------------------------------------------------------
 
     def write_batch(self, batch: Batch) -> BatchResult:

@@ -1,0 +1,26 @@
+"""Building canonical events tersely in tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BASE = 1_793_527_200  # 2026-11-01T10:00:00Z in Unix seconds
+
+
+def ev(etype: str, t: float, cid: str = "c1", **fields: Any) -> dict[str, Any]:
+    """An event of ``etype`` at BASE + t seconds."""
+    event: dict[str, Any] = {"conversation_id": cid, "type": etype, "timestamp": BASE + t}
+    event.update(fields)
+    return event
+
+
+def start(t: float, channel: str = "bot-chat", **fields: Any) -> dict[str, Any]:
+    return ev("conversation_started", t, channel=channel, **fields)
+
+
+def customer(t: float, **fields: Any) -> dict[str, Any]:
+    return ev("message", t, author="customer", **fields)
+
+
+def agent(t: float, **fields: Any) -> dict[str, Any]:
+    return ev("message", t, author="agent", **fields)

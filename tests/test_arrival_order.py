@@ -1,0 +1,133 @@
+"""Events arriving out of order, late, split across batches or twice give the in-order result.
+
+Hypothesis builds conversations of random events, then delivers them shuffled, in random
+batches, with repeats; the facts and all-time totals in the store must equal those of one
+in-order replay.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import Counter
+from typing import Any
+
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from collector import tables
+from collector.engine import replay
+from collector.offline import FileLog
+from collector.rollup import contributions
+from collector.schema import Validator
+from collector.sources.record import Record
+from collector.store import Batch
+from collector.ingest import validate_record
+
+CHANNELS = ("bot-chat", "chat", "email")
+TYPES = ("conversation_started", "message", "message", "message", "handoff", "resolved", "abandoned", "reopened", "csat")
+
+
+@st.composite
+def conversation(draw: st.DrawFn, cid: str) -> list[dict[str, Any]]:
+    size = draw(st.integers(1, 14))
+    events = []
+    for index in range(size):
+        etype = draw(st.sampled_from(TYPES))
+        event: dict[str, Any] = {
+            "id": f"{cid}-{index}",
+            "conversation_id": cid,
+            "type": etype,
+            # few distinct instants, so ties between types and ids are common
+            "timestamp": 1_793_527_200 + draw(st.integers(0, 12)),
+        }
+        if etype in ("conversation_started", "handoff") or draw(st.booleans()):
+            event["channel"] = draw(st.sampled_from(CHANNELS))
+        if etype == "message":
+            event["author"] = draw(st.sampled_from(["customer", "customer", "agent", "agent", "system"]))
+            event["public"] = draw(st.sampled_from([True, True, True, False]))
+        if etype == "csat":
+            event["scale"] = draw(st.sampled_from([2, 5, 10]))
+            event["score"] = draw(st.integers(1, event["scale"]))
+        if draw(st.integers(0, 5)) == 0:
+            event["attributes"] = {"topic": draw(st.sampled_from(["billing", "login"]))}
+        events.append(event)
+    return events
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
+    """Events of a few conversations, and the same events delivered in disorder."""
+    prefix = uuid.uuid4().hex[:8]
+    events = [e for n in range(draw(st.integers(1, 3))) for e in draw(conversation(f"{prefix}-{n}"))]
+    rng = random.Random(draw(st.integers(0, 2**32)))
+    delivered = events + rng.sample(events, k=rng.randint(0, len(events)))  # repeats
+    rng.shuffle(delivered)
+    cuts = sorted(rng.sample(range(1, len(delivered)), k=min(len(delivered) - 1, rng.randint(0, 4))))
+    batches = [delivered[a:b] for a, b in zip([0, *cuts], [*cuts, len(delivered)], strict=True)]
+    return events, batches
+
+
+def in_order_facts(validator: Validator, events: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
+    by_conversation: dict[str, list[Any]] = {}
+    for event in sorted(events, key=lambda e: e["timestamp"]):
+        by_conversation.setdefault(event["conversation_id"], []).append(validator.validate(event))
+    expected: Counter[tuple[Any, ...]] = Counter()
+    for cid, evs in by_conversation.items():
+        result = replay(evs)
+        expected.update((cid, *f, result.topic) for f in result.facts)
+    return expected
+
+
+def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
+    batch = Batch("prop")
+    for index, item in enumerate(items):
+        incoming, rejection = validate_record(validator, Record(index, 0, orjson.dumps(item).decode(), [item]), "prop")
+        assert rejection is None
+        batch.events.extend(incoming)
+    return batch
+
+
+def stored_facts(store: Any, ids: set[str]) -> Counter[tuple[Any, ...]]:
+    c = tables.facts.c
+    query = select(c.conversation_id, c.kind, c.channel, c.at, c.value, c.flag, c.label, c.topic)
+    with store.engine.connect() as conn:
+        rows = conn.execute(query.where(c.conversation_id.in_(ids)))
+        return Counter(tuple(row) for row in rows)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=deliveries())
+def test_it_stores_the_in_order_result_however_events_arrive(store, case):
+    events, batches = case
+    validator = Validator(store.settings)
+    before = Counter(store.totals())
+    for items in batches:
+        store.write_batch(_batch(validator, items))
+    expected = in_order_facts(validator, events)
+    assert stored_facts(store, {e["conversation_id"] for e in events}) == expected
+    moved = Counter(store.totals())
+    moved.subtract(before)
+    change = contributions(((k, ch, v, fl, lb) for (_, k, ch, _, v, fl, lb, _) in expected.elements()), store.layout)
+    for cell, amount in change.items():
+        assert abs(moved[cell] - amount) < 1e-6, cell
+    assert moved[("", "events", "accepted")] == len(events)
+    assert moved[("", "events", "duplicate")] == sum(len(b) for b in batches) - len(events)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=deliveries())
+def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_settings, case):
+    events, batches = case
+    validator = Validator(offline_settings)
+    log = FileLog(validator)
+    for item in (i for b in batches for i in b):
+        log.add(validator.validate(item))
+    got: Counter[tuple[Any, ...]] = Counter()
+    for cid, evs in log.conversations.items():
+        result = replay(evs)
+        got.update((cid, *f, result.topic) for f in result.facts)
+    assert got == in_order_facts(validator, events)
+    assert log.summary.duplicates == sum(len(b) for b in batches) - len(events)

@@ -1,0 +1,41 @@
+"""The schema is managed by Alembic and matches the tables the code uses, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine
+
+from collector.database import current_revision, head_revision, open_store
+from collector.errors import SchemaNotCurrent, StoreError
+from collector.settings import parse_settings
+from collector.tables import metadata
+
+
+def test_it_migrates_to_exactly_the_tables_the_code_uses(database_url):
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_it_upgrades_an_empty_sqlite_file_on_first_use(tmp_path):
+    settings = parse_settings({"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    with open_store(settings) as store:
+        assert current_revision(store.engine) == head_revision()
+
+
+def test_it_refuses_a_server_database_whose_schema_is_not_current(tmp_path):
+    settings = parse_settings({"database_url": f"sqlite:///{tmp_path / 'old.db'}"})
+    with pytest.raises(SchemaNotCurrent, match="touchmetrics db upgrade"):
+        open_store(settings, auto_upgrade=False)
+
+
+def test_it_reports_an_unreachable_database_without_its_password():
+    settings = parse_settings({"database_url": "postgresql+psycopg://tm:s3cret@127.0.0.1:9/none"})
+    with pytest.raises(StoreError) as caught:
+        open_store(settings)
+    assert "database unavailable" in str(caught.value)
+    assert "s3cret" not in str(caught.value)

@@ -1,0 +1,120 @@
+"""Strict validation of the canonical event: every rule names its field."""
+
+from __future__ import annotations
+
+import pytest
+
+from collector.errors import InvalidEvent
+from collector.schema import Validator
+from collector.settings import parse_settings
+from tests.conftest import CHANNELS
+
+OK = {"conversation_id": "c1", "type": "conversation_started", "timestamp": "2026-11-01T10:00:00Z", "channel": "chat"}
+
+
+@pytest.fixture
+def validator(offline_settings):
+    return Validator(offline_settings)
+
+
+def reject(validator, **changes):
+    record = {**OK, **changes}
+    record = {k: v for k, v in record.items() if v is not ...}
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(record)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("text", "micros"),
+    [
+        ("2026-11-01T10:00:00Z", 1_793_527_200_000_000),
+        ("2026-11-01T12:00:00+02:00", 1_793_527_200_000_000),
+        ("2026-11-01t10:00:00.250z", 1_793_527_200_250_000),
+        ("2026-11-01 10:00:00.123456+00:00", 1_793_527_200_123_456),
+        (1_793_527_200, 1_793_527_200_000_000),
+        (1_793_527_200.5, 1_793_527_200_500_000),
+    ],
+)
+def test_it_reads_rfc3339_with_offset_and_unix_seconds(validator, text, micros):
+    assert validator.validate({**OK, "timestamp": text}).ts == micros
+
+
+def test_it_rejects_a_naive_timestamp(validator):
+    error = reject(validator, timestamp="2026-11-01T10:00:00")
+    assert error.field == "timestamp"
+    assert "needs an offset or Z" in error.rule
+
+
+def test_it_reads_a_naive_timestamp_in_the_configured_zone():
+    settings = parse_settings({"channels": CHANNELS, "default_timezone": "Europe/Paris"})
+    event = Validator(settings).validate({**OK, "timestamp": "2026-11-01T11:00:00"})
+    assert event.ts == 1_793_527_200_000_000
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-01", "2026-13-01T00:00:00Z", True, None, [1], -5])
+def test_it_rejects_a_timestamp_that_is_not_one(validator, value):
+    assert reject(validator, timestamp=value).field == "timestamp"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"type": "closed"}, "type", "must be one of conversation_started"),
+        ({"type": ...}, "type", "missing"),
+        ({"conversation_id": ...}, "conversation_id", "required"),
+        ({"conversation_id": ""}, "conversation_id", "1 to 128"),
+        ({"conversation_id": "x" * 129}, "conversation_id", "1 to 128"),
+        ({"id": 7}, "id", "string"),
+        ({"channel": ...}, "channel", "required on conversation_started"),
+        ({"channel": "Chat"}, "channel", "must match"),
+        ({"channel": "new-bot"}, "kind", "not declared"),
+        ({"kind": "human", "channel": "bot-chat"}, "kind", "declared ai, not human"),
+        ({"kind": "robot"}, "kind", "must be one of ai, human"),
+        ({"type": "message"}, "author", "required on a message"),
+        ({"type": "message", "author": "bot"}, "author", "must be one of"),
+        ({"public": "yes"}, "public", "true or false"),
+        ({"type": "csat"}, "score", "required on csat"),
+        ({"type": "csat", "score": 6}, "score", "from 1 to 5"),
+        ({"type": "csat", "score": 3.0}, "score", "integer"),
+        ({"type": "csat", "score": 3, "scale": 3.0}, "scale", "one of 2, 3, 5, 7, 10"),
+        ({"type": "csat", "score": 3, "scale": 4}, "scale", "one of 2, 3, 5, 7, 10"),
+        ({"type": "handoff", "channel": ...}, "channel", "(the target)"),
+        ({"attributes": ["topic"]}, "attributes", "object of string to string"),
+        ({"attributes": {"topic": 3}}, "attributes.topic", "must be a string"),
+    ],
+)
+def test_it_names_the_field_and_the_rule_it_breaks(validator, changes, field, words):
+    error = reject(validator, **changes)
+    assert error.field == field
+    assert words in error.rule
+    assert str(error).startswith(f"field `{field}`: ")
+
+
+def test_it_rejects_a_record_that_is_not_an_object(validator):
+    with pytest.raises(InvalidEvent, match=r"field `\(record\)`: must be a JSON object"):
+        validator.validate([1, 2])
+
+
+def test_it_accepts_an_undeclared_channel_that_names_its_kind(validator):
+    event = validator.validate({**OK, "channel": "whatsapp-bot", "kind": "ai"})
+    assert (event.channel, event.kind) == ("whatsapp-bot", "ai")
+
+
+def test_it_takes_a_declared_channels_kind_from_the_configuration(validator):
+    assert validator.validate(OK).kind == "human"
+
+
+def test_it_derives_the_same_id_from_the_same_content_however_it_is_written(validator):
+    a = validator.validate({**OK, "timestamp": "2026-11-01T10:00:00Z", "extra": 1})
+    b = validator.validate({**OK, "timestamp": "2026-11-01T11:00:00+01:00"})
+    c = validator.validate({**OK, "timestamp": "2026-11-01T10:00:01Z"})
+    assert a.id == b.id != c.id
+    assert len(a.id) == 32
+
+
+def test_it_keeps_an_explicit_id_and_hashes_the_content_beside_it(validator):
+    a = validator.validate({**OK, "id": "e-1"})
+    b = validator.validate({**OK, "id": "e-1", "attributes": {"topic": "billing"}})
+    assert a.id == b.id == "e-1"
+    assert a.content_hash != b.content_hash
