@@ -1,0 +1,301 @@
+"""The declarative CSV/TSV column mapping: YAML parsed once into checked, immutable objects.
+
+A wrong mapping cannot read a single row, so every problem stops the import before it
+starts, as an InputError that names the mapping key (``events.2.at``) and the rule.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collector.errors import InputError
+
+EventType = Literal[
+    "conversation_started", "reopened", "message", "handoff", "resolved", "abandoned", "csat"
+]
+PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One column test: equal to / one of ``values``, or null when ``values`` is None."""
+
+    column: str
+    values: frozenset[str] | None
+    negate: bool = False
+
+    def holds(self, value: str | None) -> bool:
+        found = value is None if self.values is None else value in self.values
+        return found != self.negate
+
+    def describe(self) -> str:
+        if self.values is None:
+            return f"`{self.column}` is {'not ' if self.negate else ''}null"
+        shown = ", ".join(sorted(self.values))
+        verb = "is" if len(self.values) == 1 else "is one of"
+        return f"`{self.column}` {'not ' if self.negate else ''}{verb} {shown}"
+
+
+# Alternatives (any) of conjunctions (all); empty means always.
+When = tuple[tuple[Condition, ...], ...]
+
+
+def matches(when: When, row: dict[str, str | None]) -> tuple[Condition, ...] | None:
+    """The conditions that hold for ``row`` (the first alternative that does), or None."""
+    if not when:
+        return ()
+    for conditions in when:
+        if all(c.holds(row.get(c.column)) for c in conditions):
+            return conditions
+    return None
+
+
+def placeholders(template: str) -> list[str]:
+    return PLACEHOLDER.findall(template)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TimeSource(_Model):
+    """Where an event's time comes from; a string or a list is shorthand for ``first``."""
+
+    first: tuple[str, ...] | None = Field(None, min_length=1)
+    earliest: tuple[str, ...] | None = Field(None, min_length=1)
+    latest: tuple[str, ...] | None = Field(None, min_length=1)
+    minus_column: str | None = None  # a column of seconds taken off the time (q_exit - q_time)
+    plus_seconds: float = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"first": [value]}
+        if isinstance(value, list):
+            return {"first": value}
+        return value
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> TimeSource:
+        if sum(x is not None for x in (self.first, self.earliest, self.latest)) != 1:
+            raise ValueError("give exactly one of: a column, a list, first, earliest, latest")
+        return self
+
+    @property
+    def rule(self) -> str:
+        return "first" if self.first else "earliest" if self.earliest else "latest"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.first or self.earliest or self.latest or ()
+
+
+def _conditions(value: Any) -> When:
+    if value is None:
+        return ()
+    groups = value if isinstance(value, list) else [value]
+    if not groups or not all(isinstance(g, dict) and g for g in groups):
+        raise ValueError("must be a mapping of column to condition, or a list of them (any)")
+    return tuple(tuple(_condition(str(k), v) for k, v in g.items()) for g in groups)
+
+
+def _condition(column: str, spec: Any) -> Condition:
+    negate = isinstance(spec, dict)
+    if negate:
+        if set(spec) != {"not"}:
+            raise ValueError(f"{column}: a mapping condition must be {{not: ...}}")
+        spec = spec["not"]
+    if spec is None:
+        return Condition(column, None, negate)
+    values = spec if isinstance(spec, list) else [spec]
+    if not values or any(isinstance(v, bool | dict | list) or v is None for v in values):
+        raise ValueError(f"{column}: values must be text or numbers (quote yes/no/true/false)")
+    return Condition(column, frozenset(str(v) for v in values), negate)
+
+
+class EventTemplate(_Model):
+    """One canonical event a row may produce."""
+
+    type: EventType
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    at: TimeSource
+    when: When = ()
+    channel: str | None = None  # may hold {column} placeholders
+    kind: Literal["ai", "human"] | None = None
+    author: Literal["customer", "agent", "system"] | None = None
+    public: bool | None = None
+    score: str | None = None  # a column of integers
+    scale: int | None = None
+    not_before: tuple[str, ...] = ()  # earlier templates: never before their time in a row
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when(cls, value: Any) -> When:
+        return _conditions(value)
+
+    @property
+    def key(self) -> str:
+        return self.name or self.type
+
+
+class RejectRule(_Model):
+    """Rows matching ``when`` are quarantined with ``reason`` rather than read."""
+
+    when: When
+    reason: str = Field(min_length=1)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when(cls, value: Any) -> When:
+        conditions = _conditions(value)
+        if not conditions:
+            raise ValueError("must name at least one condition")
+        return conditions
+
+
+class DatePart(_Model):
+    column: str
+    format: str = "%Y-%m-%d"
+
+
+class Rollover(_Model):
+    """A time more than ``tolerance_seconds`` before ``reference`` is on the next day."""
+
+    reference: str
+    tolerance_seconds: float = Field(0, ge=0, lt=86400)
+
+
+class Timestamps(_Model):
+    format: str = "iso"  # a strptime pattern, "iso" (ISO 8601) or "unix" (seconds)
+    timezone: str | None = None
+    date: DatePart | None = None  # for time-only columns: the column holding their date
+    rollover: Rollover | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _rollover_needs_date(self) -> Timestamps:
+        if self.rollover is not None and self.date is None:
+            raise ValueError("rollover applies to time-only columns: also give `date`")
+        if self.date is not None and self.format == "unix":
+            raise ValueError("a `date` column needs a time-of-day `format`, not unix")
+        return self
+
+
+class Mapping(_Model):
+    """The whole mapping file."""
+
+    format: Literal["csv", "tsv"] = "csv"
+    quote: str | None = Field('"', min_length=1, max_length=1)  # null: quotes are plain text
+    header: bool = True
+    columns: tuple[str, ...] | None = None  # required without a header; else checked
+    nulls: frozenset[str] = frozenset({""})
+    column_nulls: dict[str, frozenset[str]] = Field(default_factory=dict)
+    timestamps: Timestamps = Field(default_factory=Timestamps)
+    constants: dict[str, str] = Field(default_factory=dict)
+    conversation_id: str
+    attributes: dict[str, str] = Field(default_factory=dict)  # attribute -> column
+    reject_when: tuple[RejectRule, ...] = ()
+    events: tuple[EventTemplate, ...]
+
+    @field_validator("conversation_id")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        if not placeholders(value):
+            raise ValueError("must name at least one {column}, or every row gets the same id")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Mapping:
+        if not self.events:
+            raise ValueError("`events` must list at least one event template")
+        seen: set[str] = set()
+        for template in self.events:
+            if template.key in seen:
+                raise ValueError(f"two events are named {template.key!r}: give each a `name`")
+            for name in template.not_before:
+                if name not in seen:
+                    raise ValueError(f"`not_before` of {template.key!r}: no earlier event {name!r}")
+            seen.add(template.key)
+        if not self.header and not self.columns:
+            raise ValueError("without a header row, `columns` must name the columns")
+        return self
+
+    @property
+    def delimiter(self) -> str:
+        return "\t" if self.format == "tsv" else ","
+
+    def references(self) -> dict[str, str]:
+        """Each column the mapping reads, with the first key that names it."""
+        found: dict[str, str] = {}
+        for key, column in self._named():
+            found.setdefault(column, key)
+        return {c: k for c, k in found.items() if c not in self.constants}
+
+    def _named(self) -> list[tuple[str, str]]:
+        named = [("conversation_id", c) for c in placeholders(self.conversation_id)]
+        named += [(f"attributes.{a}", c) for a, c in self.attributes.items()]
+        named += [(f"column_nulls.{c}", c) for c in self.column_nulls]
+        ts = self.timestamps
+        named += [("timestamps.date.column", ts.date.column)] if ts.date else []
+        named += [("timestamps.rollover.reference", ts.rollover.reference)] if ts.rollover else []
+        for i, rule in enumerate(self.reject_when):
+            named += [(f"reject_when.{i}.when", c.column) for g in rule.when for c in g]
+        for i, e in enumerate(self.events):
+            key = f"events.{i}"
+            minus = [e.at.minus_column] if e.at.minus_column else []
+            named += [(f"{key}.at", c) for c in (*e.at.columns, *minus)]
+            named += [(f"{key}.when", c.column) for g in e.when for c in g]
+            named += [(f"{key}.score", e.score)] if e.score else []
+            named += [(f"{key}.channel", c) for c in placeholders(e.channel or "")]
+        return named
+
+
+def parse_mapping(data: Any, source: str = "mapping") -> Mapping:
+    """Validate loaded YAML into a Mapping, naming the bad key on failure."""
+    if not isinstance(data, dict):
+        raise InputError(f"{source}: the top level must be a mapping of keys")
+    try:
+        mapping = Mapping.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(_problem(err) for err in exc.errors())
+        raise InputError(f"{source}: bad mapping: {problems}") from exc
+    if mapping.columns is not None:
+        known = set(mapping.columns) | set(mapping.constants)
+        for column, key in mapping.references().items():
+            if column not in known:
+                raise InputError(f"{source}: `{key}` names column {column!r}, not in `columns`")
+    return mapping
+
+
+def load_mapping(path: Path) -> Mapping:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read mapping {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_mapping(data, str(path))
+
+
+def _problem(err: Any) -> str:
+    # pydantic names a union branch or a shorthand in the location; the user wrote neither.
+    loc = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "tuple["))]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"`{'.'.join(loc) or '(top)'}`: {message}"
