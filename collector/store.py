@@ -10,10 +10,21 @@ from __future__ import annotations
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, bindparam, case, create_engine, delete, event, select, update
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    case,
+    create_engine,
+    delete,
+    event,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -85,7 +96,7 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_pre_ping=True)
 
@@ -100,15 +111,25 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: Any) -> None:
+    # Writers lock up front; reads stay deferred so that, under WAL, a scrape or a report
+    # reads the last commit instead of queueing behind an import for the lock timeout.
+    reading = conn.get_execution_options().get("touchmetrics_read", False)
+    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+
+
 class Store:
     """Reads and writes the touchmetrics database."""
 
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
+        self.reader = engine.execution_options(touchmetrics_read=True)
         self.settings = settings
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
+        self._insert_events = _driver_insert(engine, t.events)
+        self._insert_facts = _driver_insert(engine, t.facts, _FACT_COLUMNS)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -140,8 +161,8 @@ class Store:
         events = [item.event for item in fresh]
         cells: Counter[tuple[str, str, str]] = Counter()
         if fresh:
-            conn.execute(
-                t.events.insert(),
+            conn.exec_driver_sql(
+                self._insert_events,
                 [_event_row(i.event, i.raw, batch.source, received) for i in fresh],
             )
             self._register_channels(conn, events)
@@ -156,7 +177,6 @@ class Store:
         cells[(EVENTS_CELL, "events", "duplicate")] += result.duplicates
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
-        self._mark_last_events(conn, events)
         if batch.checkpoint is not None:
             self._save_checkpoint(conn, batch.checkpoint, received)
         return result
@@ -216,9 +236,9 @@ class Store:
                 update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
                 [_conversation_update(cid, replays[cid], stored[cid]) for cid in existing],
             )
-        fact_rows = [_fact_row(cid, f, r.topic) for cid, r in replays.items() for f in r.facts]
+        fact_rows = [(cid, *f, r.topic) for cid, r in replays.items() for f in r.facts]
         if fact_rows:
-            conn.execute(t.facts.insert(), fact_rows)
+            conn.exec_driver_sql(self._insert_facts, fact_rows)
         cells.update(
             contributions(
                 (
@@ -229,6 +249,7 @@ class Store:
                 self.layout,
             )
         )
+        self._mark_last_events(conn, _latest_by_channel(by_conversation, replays))
         return cells
 
     def _lock_conversations(self, conn: Any, ids: list[str]) -> None:
@@ -288,12 +309,8 @@ class Store:
                 rows,
             )
 
-    def _mark_last_events(self, conn: Any, fresh: Sequence[Event]) -> None:
-        latest: dict[str, int] = {}
-        for event_ in fresh:
-            channel = event_.channel
-            if channel is not None and event_.ts > latest.get(channel, -1):
-                latest[channel] = event_.ts
+    def _mark_last_events(self, conn: Any, latest: dict[str, int]) -> None:
+        """Raise each channel's latest event time; a late event never lowers it."""
         if latest:
             ins = self._insert(t.rollups)
             value = t.rollups.c.value
@@ -310,6 +327,15 @@ class Store:
                 ],
             )
 
+    @contextmanager
+    def _reading(self) -> Iterator[Any]:
+        """A read-only connection; database errors become StoreError."""
+        try:
+            with self.reader.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database unavailable: {_short(exc)}") from exc
+
     def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
         ins = self._insert(t.imports)
         values = {
@@ -324,38 +350,38 @@ class Store:
             )
         )
 
-    def _insert(self, table: t.Table) -> Any:
+    def _insert(self, table: Table) -> Any:
         return sqlite_insert(table) if self.sqlite else pg_insert(table)
 
     # -- reading -----------------------------------------------------------------------
 
     def checkpoint(self, source: str) -> Checkpoint | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
         return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
 
     def channel_kinds(self) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
         seen.update(self.settings.channel_kinds())
         return seen
 
     def facts(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[Any, ...]]:
-        """Facts whose instant lies in [start, end): (kind, channel, at, value, flag, label, topic)."""
+        """Facts at instants in [start, end): (kind, channel, at, value, flag, label, topic)."""
         c = t.facts.c
         query = select(c.kind, c.channel, c.at, c.value, c.flag, c.label, c.topic)
         if start is not None:
             query = query.where(c.at >= start)
         if end is not None:
             query = query.where(c.at < end)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 yield tuple(row)
 
     def totals(self) -> dict[tuple[str, str, str], float]:
         """The all-time totals, by (channel, series, label)."""
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return {
                 (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
             }
@@ -372,7 +398,7 @@ class Store:
         query = select(t.quarantine).order_by(t.quarantine.c.id)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return list(conn.execute(query))
 
 
@@ -390,19 +416,39 @@ _APPLIED_COLUMNS = (
 )
 
 
-def _event_row(e: Event, raw: str, source: str, received: int) -> dict[str, Any]:
-    return {
-        "id": e.id, "conversation_id": e.conversation_id, "type": e.type, "ts": e.ts,
-        "channel": e.channel, "kind": e.kind, "author": e.author, "public": e.public,
-        "score": e.score, "scale": e.scale, "topic": e.topic, "content_hash": e.content_hash,
-        "raw": raw, "source": source, "received_at": received,
-    }  # fmt: skip
+# The columns of a fact row: the conversation, then engine.Fact's fields in order, then topic.
+_FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
+
+
+def _driver_insert(engine: Engine, table: Table, columns: Sequence[str] = ()) -> str:
+    """An INSERT in the driver's own paramstyle, for ``exec_driver_sql`` with tuples.
+
+    The two hot inserts (events, facts: about one row each per event) go this way because
+    compiling and binding dict rows through SQLAlchemy Core cost more than the database
+    work itself. SQLite's driver takes ``?``; psycopg takes ``%s``.
+    """
+    names = columns or [c.name for c in table.columns]
+    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
+    quote = engine.dialect.identifier_preparer.quote
+    return (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join([marks] * len(names))})"
+    )
+
+
+def _event_row(e: Event, raw: str, source: str, received: int) -> tuple[Any, ...]:
+    # In the column order of tables.events.
+    return (
+        e.id, e.conversation_id, e.type, e.ts, e.channel, e.kind, e.author, e.public,
+        e.score, e.scale, e.topic, e.content_hash, raw, source, received,
+    )  # fmt: skip
 
 
 def _conversation_row(cid: str, r: Any, events: Sequence[Any]) -> dict[str, Any]:
     return {
         "id": cid, "channel": r.channel, "active": r.active, "topic": r.topic,
-        "started_at": r.started_at, "last_event_at": max(e.ts for e in events), "events": len(events),
+        "started_at": r.started_at, "last_event_at": max(e.ts for e in events),
+        "events": len(events),
     }  # fmt: skip
 
 
@@ -410,13 +456,6 @@ def _conversation_update(cid: str, r: Any, events: Sequence[Any]) -> dict[str, A
     row = _conversation_row(cid, r, events)
     row["b_id"] = row.pop("id")
     return row
-
-
-def _fact_row(cid: str, f: Fact, topic: str | None) -> dict[str, Any]:
-    return {
-        "conversation_id": cid, "kind": f.kind, "channel": f.channel, "at": f.at,
-        "value": f.value, "flag": f.flag, "label": f.label, "topic": topic,
-    }  # fmt: skip
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
@@ -427,6 +466,20 @@ def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
         "reason": r.reason,
         "received_at": received,
     }
+
+
+def _latest_by_channel(
+    by_conversation: dict[str, list[Any]], replays: dict[str, Any]
+) -> dict[str, int]:
+    """The latest new event per channel; an event that names none is in its conversation's."""
+    latest: dict[str, int] = {}
+    for cid, events in by_conversation.items():
+        current = replays[cid].channel
+        for event_ in events:
+            channel = event_.channel or current
+            if channel is not None and event_.ts > latest.get(channel, -1):
+                latest[channel] = event_.ts
+    return latest
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
