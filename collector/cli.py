@@ -14,7 +14,7 @@ from collector import __version__
 from collector.errors import TouchmetricsError
 from collector.metrics import GROUPINGS, Query, Window, build_report, parse_instant
 from collector.schema import Validator
-from collector.settings import Settings, load_settings
+from collector.settings import Settings, load_settings, parse_settings
 from collector.sources.jsonl import JsonLinesReader
 from collector.sources.record import Reader
 from exporters.report import FORMATS, render
@@ -286,3 +286,59 @@ def config_reference() -> None:
     from collector.settings import settings_reference
 
     click.echo(settings_reference(), nl=False)
+
+
+@main.command()
+@config_option
+@click.option("--host", help="Bind address (setting http_host).")
+@click.option("--port", type=int, help="Port (setting http_port; 0 picks a free one).")
+@click.option("--demo", is_flag=True, help="Feed a live synthetic stream so the numbers move at once.")
+@click.option("--no-scheduler", is_flag=True, help="Web only; run `touchmetrics scheduler` elsewhere.")
+def serve(config_path: Path | None, host: str | None, port: int | None, demo: bool, no_scheduler: bool) -> None:
+    """Serve the API, /metrics and the overview page, with the scheduler, until SIGTERM."""
+    from collector.server import serve as run_server
+
+    settings = _settings(config_path)
+    overrides: dict[str, Any] = {k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None}
+    if demo and not settings.channels:
+        from collector.demo import DEMO_CHANNELS
+
+        overrides["channels"] = DEMO_CHANNELS
+    try:
+        settings = parse_settings({**settings.model_dump(), **overrides}) if overrides else settings
+        _configure_logging()
+        run_server(settings, demo=demo, scheduler=not no_scheduler)
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+
+
+@main.command()
+@config_option
+def scheduler(config_path: Path | None) -> None:
+    """Run the scheduled jobs alone (spool import, rollup upkeep), for several web processes."""
+    from collector.database import open_store
+    from collector.scheduler import build_scheduler
+
+    settings = _settings(config_path)
+    _configure_logging()
+    try:
+        with open_store(settings) as store:
+            jobs, lock = build_scheduler(store, blocking=True)
+            if not lock.acquire():
+                click.echo("another scheduler holds the lock; standing by", err=True)
+            try:
+                jobs.start()
+            except (KeyboardInterrupt, SystemExit):
+                pass
+            finally:
+                lock.release()
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+
+
+def _configure_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -139,3 +139,40 @@ def generate(spec: DemoSpec, conversations: int = 2000, min_events: int | None =
             yield orjson.dumps(event).decode() + "\n"
             emitted += 1
         count += 1
+
+
+class LiveFeed:
+    """A live stream for `serve --demo`: conversations start now and their events come due
+    in real time, so every page shows moving numbers within seconds."""
+
+    def __init__(self, seed: int = 1, per_second: float = 2.0) -> None:
+        self.rng = random.Random(seed)
+        self.per_second = per_second
+        self.pending: list[tuple[float, int, dict[str, Any]]] = []
+        self.pushed = 0  # breaks ties in the heap, which cannot compare events
+        self.started = 0
+        self.owed = 0.0
+        self.last: float | None = None
+        self.prefix = f"live-{seed}-{self.rng.getrandbits(32):08x}"
+
+    def due(self, now: float) -> list[dict[str, Any]]:
+        """Start the conversations owed since the last call; return the events now due."""
+        import heapq
+
+        self.owed += self.per_second * (now - self.last if self.last is not None else 1.0)
+        self.last = now
+        while self.owed >= 1:
+            self.owed -= 1
+            cid = f"{self.prefix}-{self.started}"
+            for event in conversation(self.rng, cid, now):
+                heapq.heappush(self.pending, (_seconds(event["timestamp"]), self.pushed, event))
+                self.pushed += 1
+            self.started += 1
+        ready: list[dict[str, Any]] = []
+        while self.pending and self.pending[0][0] <= now:
+            ready.append(heapq.heappop(self.pending)[2])
+        return ready
+
+
+def _seconds(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()

@@ -23,6 +23,7 @@ ENV_PREFIX = "TOUCHMETRICS_"
 DEFAULT_RESPONSE_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
 DEFAULT_RESOLUTION_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 28800, 86400, 259200, 604800)
 Kind = Literal["ai", "human"]
+YAML_ONLY = ("channels", "chatwoot")  # structured settings with no environment form
 
 
 class ChannelSpec(BaseModel):
@@ -32,6 +33,44 @@ class ChannelSpec(BaseModel):
 
     kind: Kind = Field(description="`ai` (a bot handles it) or `human` (people handle it).")
     title: str | None = Field(None, description="Display name for dashboards and mail.")
+
+
+class ChatwootChannels(BaseModel):
+    """Channel names that replace the defaults for one inbox or channel type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ai: str | None = Field(None, description="Channel while an agent bot holds the conversation.")
+    human: str | None = Field(None, description="Channel once people hold it.")
+
+    @field_validator("ai", "human")
+    @classmethod
+    def _channel_name(cls, value: str | None) -> str | None:
+        return None if value is None else _checked_channel(value)
+
+
+class ChatwootSettings(BaseModel):
+    """How Chatwoot webhooks map to channels (POST /api/v1/webhooks/chatwoot)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ai_channel: str = Field("chatwoot-bot", description="Channel of `pending` conversations.")
+    human_channel: str = Field("chatwoot-agents", description="Channel of `open` conversations.")
+    inboxes: dict[int, ChatwootChannels] = Field(default_factory=dict)
+    channel_types: dict[str, ChatwootChannels] = Field(default_factory=dict)
+    topic_attribute: str | None = None
+    account_id: int | None = None
+
+    @field_validator("ai_channel", "human_channel")
+    @classmethod
+    def _channel_name(cls, value: str) -> str:
+        return _checked_channel(value)
+
+
+def _checked_channel(value: str) -> str:
+    if not CHANNEL_NAME.fullmatch(value):
+        raise ValueError(f"channel name {value!r} must match {CHANNEL_NAME.pattern}")
+    return value
 
 
 class Settings(BaseModel):
@@ -66,12 +105,53 @@ class Settings(BaseModel):
         description="Histogram bucket bounds (seconds) for resolution times.",
     )
 
+    http_host: str = Field(
+        "127.0.0.1",
+        description="Address `serve` binds. A non-loopback address needs at least one token.",
+    )
+    http_port: int = Field(9480, ge=0, le=65535, description="Port `serve` listens on.")
+    tokens: tuple[str, ...] = Field(
+        (),
+        description="Bearer tokens accepted on writes (POST); none means writes are open, "
+        "which `serve` allows on loopback only. Secret: use TOUCHMETRICS_TOKENS_FILE.",
+    )
+    max_body_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger gets 413."
+    )
+    http_threads: int = Field(8, ge=1, le=256, description="Worker threads of the WSGI server.")
+    spool_dir: str | None = Field(
+        None,
+        description="Folder the scheduler watches for JSON Lines files; new and grown files "
+        "are imported once, their offsets kept in the database.",
+    )
+    spool_interval_seconds: float = Field(
+        5.0, gt=0, description="How often the scheduler looks in spool_dir."
+    )
+    rollup_interval_seconds: float = Field(
+        300.0, gt=0, description="How often the scheduler checks the totals' bucket layout."
+    )
+
+    chatwoot: ChatwootSettings = Field(
+        default_factory=ChatwootSettings,
+        description="Chatwoot webhook mapping: `ai_channel` (default chatwoot-bot, for "
+        "`pending` conversations), `human_channel` (default chatwoot-agents, for `open`), "
+        "per-inbox `inboxes: {id: {ai, human}}` and per-type `channel_types`, "
+        "`topic_attribute` (a custom attribute; else the first label), `account_id`.",
+    )
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _token_list(cls, value: object) -> object:
+        # One token per line in a TOUCHMETRICS_TOKENS_FILE, or comma-separated.
+        if isinstance(value, str):
+            return tuple(t.strip() for t in value.replace("\n", ",").split(",") if t.strip())
+        return value
+
     @field_validator("channels")
     @classmethod
     def _channel_names(cls, value: dict[str, ChannelSpec]) -> dict[str, ChannelSpec]:
         for name in value:
-            if not CHANNEL_NAME.fullmatch(name):
-                raise ValueError(f"channel name {name!r} must match {CHANNEL_NAME.pattern}")
+            _checked_channel(name)
         return value
 
     @field_validator("default_timezone")
@@ -134,7 +214,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """Scalar settings from TOUCHMETRICS_<KEY>, or from the file named by <KEY>_FILE."""
     found: dict[str, Any] = {}
     for key, field in Settings.model_fields.items():
-        if key == "channels":
+        if key in YAML_ONLY:
             continue
         name = ENV_PREFIX + key.upper()
         if name + "_FILE" in env:
@@ -145,6 +225,8 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif name in env:
             raw = env[name]
             found[key] = raw.split(",") if _is_sequence(field.annotation) else raw
+        if key == "tokens" and isinstance(found.get(key), list):
+            found[key] = ",".join(found[key])
     return found
 
 
@@ -160,6 +242,8 @@ def settings_reference() -> str:
     ]
     for key, field in Settings.model_fields.items():
         default = "{}" if field.default_factory is not None else repr(field.default)
-        env = "(YAML only)" if key == "channels" else f"`{ENV_PREFIX}{key.upper()}`"
+        if key == "tokens":
+            default = "() (none)"
+        env = "(YAML only)" if key in YAML_ONLY else f"`{ENV_PREFIX}{key.upper()}`"
         lines.append(f"| `{key}` | {env} | `{default}` | {field.description} |")
     return "\n".join(lines) + "\n"

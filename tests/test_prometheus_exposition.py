@@ -116,7 +116,7 @@ touchmetrics_reopened_total{channel="phone",kind="human"} 0.0
 touchmetrics_events_received_total{result="accepted"} 0.0
 touchmetrics_events_received_total{result="duplicate"} 0.0
 touchmetrics_events_received_total{result="rejected"} 0.0
-# HELP touchmetrics_last_event_timestamp_seconds Unix time of the latest event naming the channel.
+# HELP touchmetrics_last_event_timestamp_seconds Unix time of the latest event in the channel.
 # TYPE touchmetrics_last_event_timestamp_seconds gauge
 # HELP touchmetrics_build_info The running touchmetrics version; always 1.
 # TYPE touchmetrics_build_info gauge
@@ -234,11 +234,12 @@ touchmetrics_reopened_total{channel="sms",kind="human"} 0.0""",
 touchmetrics_events_received_total{result="accepted"} 15.0
 touchmetrics_events_received_total{result="duplicate"} 1.0
 touchmetrics_events_received_total{result="rejected"} 1.0""",
-    # The latest event that names a channel: c3's start for bot-chat, the handoff for chat.
+    # The latest event in each channel, an event that names none counting in its
+    # conversation's channel: c3's rating for bot-chat, c1's rating for chat, c2's end for sms.
     "last_event_timestamp_seconds": """\
-touchmetrics_last_event_timestamp_seconds{channel="bot-chat",kind="ai"} 1.7900003e+09
-touchmetrics_last_event_timestamp_seconds{channel="chat",kind="human"} 1.79000002e+09
-touchmetrics_last_event_timestamp_seconds{channel="sms",kind="human"} 1.7900002e+09""",
+touchmetrics_last_event_timestamp_seconds{channel="bot-chat",kind="ai"} 1.79000041e+09
+touchmetrics_last_event_timestamp_seconds{channel="chat",kind="human"} 1.79000011e+09
+touchmetrics_last_event_timestamp_seconds{channel="sms",kind="human"} 1.79000026e+09""",
     "build_info": 'touchmetrics_build_info{version="0.1.0"} 1.0',
 }
 
@@ -473,7 +474,7 @@ def test_it_describes_the_families_without_touching_the_database(dead_store: Sto
 
 def test_it_raises_store_error_when_the_database_is_down(dead_store: Store) -> None:
     registry = make_registry(dead_store)
-    with pytest.raises(StoreError, match="cannot read the database") as raised:
+    with pytest.raises(StoreError, match="database unavailable") as raised:
         render_metrics(registry)
     assert raised.value.__cause__ is not None
 

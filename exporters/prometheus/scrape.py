@@ -167,7 +167,7 @@ def _events(snap: Snapshot) -> CounterMetricFamily:
 def _last_event(snap: Snapshot, channels: Iterable[tuple[str, str]]) -> GaugeMetricFamily:
     family = GaugeMetricFamily(
         PREFIX + "last_event_timestamp_seconds",
-        "Unix time of the latest event naming the channel.",
+        "Unix time of the latest event in the channel.",
         labels=list(CHANNEL_LABELS),
     )
     # A channel without events gets no series rather than 0, which would read as 1970

@@ -1,0 +1,112 @@
+"""The /api/v1 routes: event ingestion, platform webhooks and the summary report."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from collector.app import context, require_token
+from collector.errors import InputError, InvalidEvent
+from collector.ingest import validate_record
+from collector.reporting import BadQuery, parse_query, report_from_store
+from collector.sources.body import parse_body
+from collector.sources.record import Record
+from collector.store import Batch, BatchResult, Rejection
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+@api.post("/events")
+def post_events() -> Any:
+    """Accept a JSON array or NDJSON of events; commit the good ones atomically."""
+    denied = require_token()
+    if denied is not None:
+        return denied
+    try:
+        records = parse_body(request.get_data())
+    except InputError as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(_write(records, f"api/{uuid.uuid4().hex[:12]}"))
+
+
+def _write(records: list[Record], source: str) -> dict[str, Any]:
+    ctx = context()
+    batch = Batch(source)
+    index_of: dict[str, int] = {}
+    for record in records:
+        index_of[f"{source}:{record.line}"] = record.line
+        events, rejection = validate_record(ctx.validator, record, source)
+        batch.events.extend(events)
+        if rejection is not None:
+            batch.rejections.append(rejection)
+    result: BatchResult = ctx.store.write_batch(batch)
+    return {
+        "accepted": result.accepted,
+        "duplicates": result.duplicates,
+        "rejected": [
+            {
+                "index": index_of.get(r.position),
+                "id": r.event_id or _id_of(records, index_of.get(r.position)),
+                "error": r.reason,
+            }
+            for r in result.rejections
+        ],
+    }
+
+
+def _id_of(records: list[Record], index: int | None) -> str | None:
+    if index is None or not records[index].items:
+        return None
+    item = records[index].items[0]
+    value = item.get("id") if isinstance(item, dict) else None
+    return value if isinstance(value, str) else None
+
+
+@api.post("/webhooks/<platform>")
+def post_webhook(platform: str) -> Any:
+    """Turn a platform's webhook payload into canonical events and write them."""
+    denied = require_token()
+    if denied is not None:
+        return denied
+    from collector.webhooks import ADAPTERS
+
+    adapter = ADAPTERS.get(platform)
+    if adapter is None:
+        return jsonify(
+            error=f"no adapter for platform {platform!r}; known: {', '.join(sorted(ADAPTERS))}"
+        ), 404
+    body = request.get_data()
+    try:
+        records = adapter(body, context().settings)
+    except InputError as exc:
+        return jsonify(error=str(exc)), 400
+    except InvalidEvent as exc:
+        # The payload parsed but is not what the platform documents: keep it for a replay.
+        source = f"webhook/{platform}/{uuid.uuid4().hex[:12]}"
+        raw = body.decode("utf-8", errors="replace")
+        context().store.write_batch(
+            Batch(source, rejections=[Rejection(source, f"{source}:0", raw, exc.reason)])
+        )
+        return jsonify(error=str(exc)), 422
+    if not records:
+        return jsonify(accepted=0, duplicates=0, rejected=[], ignored=True)
+    return jsonify(_write(records, f"webhook/{platform}/{uuid.uuid4().hex[:12]}"))
+
+
+@api.get("/summary")
+def summary() -> Response | tuple[Response, int]:
+    """The report of DESIGN section 4 for the query's window, grouping and filters."""
+    args = request.args
+    try:
+        query = parse_query(
+            args.get("from"),
+            args.get("to"),
+            args.get("group_by"),
+            args.get("channel"),
+            args.get("kind"),
+        )
+    except BadQuery as exc:
+        return jsonify(error=str(exc)), 400
+    return jsonify(report_from_store(context().store, query))

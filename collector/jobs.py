@@ -1,0 +1,75 @@
+"""Scheduled jobs: plain functions that do one unit of work and say whether they found any.
+
+APScheduler only calls them (collector/scheduler.py); tests call them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import orjson
+
+from collector.demo import LiveFeed
+from collector.ingest import Summary, ingest_file, validate_record
+from collector.schema import Validator
+from collector.sources.jsonl import JsonLinesReader
+from collector.sources.record import Record
+from collector.store import Batch, Store
+from collector.totals import rebuild_totals, totals_layout
+
+log = logging.getLogger("touchmetrics.jobs")
+SPOOL_PATTERNS = ("*.jsonl", "*.ndjson")
+
+
+def import_spool(store: Store, validator: Validator, spool_dir: Path) -> bool:
+    """Import what is new in the spool folder.
+
+    1. List the JSON Lines files in the folder, oldest name first.
+    2. Import each from its checkpoint, complete lines only: a line still being written
+       waits for the next run.
+    3. Return whether any record was read.
+    """
+    found = False
+    reader = JsonLinesReader()
+    for path in sorted(p for pattern in SPOOL_PATTERNS for p in spool_dir.glob(pattern)):
+        summary: Summary = ingest_file(store, validator, reader, path, complete_only=True)
+        if summary.records:
+            found = True
+            log.info(
+                "spool %s: %d records, %d accepted, %d duplicates, %d rejected",
+                path.name, summary.records, summary.accepted, summary.duplicates, summary.rejected,
+            )  # fmt: skip
+    return found
+
+
+def maintain_rollups(store: Store) -> bool:
+    """Rebuild the all-time totals when the histogram buckets changed; True if rebuilt.
+
+    1. Compare the bucket layout in force with the one the totals were built for.
+    2. If they differ (or were never recorded), recount every fact into the new buckets.
+    """
+    if totals_layout(store) == store.layout.fingerprint:
+        return False
+    started = time.monotonic()
+    rebuild_totals(store)
+    log.info("rebuilt the totals for new histogram buckets in %.1fs", time.monotonic() - started)
+    return True
+
+
+def feed_demo(feed: LiveFeed, store: Store, validator: Validator) -> bool:
+    """Write the demo events now due, as a client posting them would; True if any."""
+    events = feed.due(time.time())
+    if not events:
+        return False
+    batch = Batch("demo")
+    for index, event in enumerate(events):
+        incoming, rejection = validate_record(
+            validator, Record(index, 0, orjson.dumps(event).decode(), items=[event]), "demo"
+        )
+        batch.events.extend(incoming)
+        if rejection is not None:
+            batch.rejections.append(rejection)
+    store.write_batch(batch)
+    return True

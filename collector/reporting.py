@@ -1,0 +1,65 @@
+"""Building a report from the store or from files, for the CLI and the HTTP summary alike."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from collector.errors import TouchmetricsError
+from collector.metrics import GROUPINGS, Query, Window, build_report, parse_instant
+from collector.schema import Validator
+from collector.settings import Settings
+from collector.sources.record import Reader
+from collector.store import Store
+
+
+class BadQuery(TouchmetricsError):
+    """A report parameter is wrong; names the parameter."""
+
+
+def parse_query(
+    start: str | None = None,
+    end: str | None = None,
+    group_by: str | None = None,
+    channel: str | None = None,
+    kind: str | None = None,
+) -> Query:
+    """A Query from text parameters, naming the parameter that is wrong."""
+    window = Window(_instant("from", start), _instant("to", end))
+    if window.start is not None and window.end is not None and window.end <= window.start:
+        raise BadQuery("`to` must be after `from`")
+    group_by = group_by or "channel"
+    if group_by not in GROUPINGS:
+        raise BadQuery(f"`group_by` must be one of {', '.join(GROUPINGS)} (got {group_by!r})")
+    if kind is not None and kind not in ("ai", "human"):
+        raise BadQuery(f"`kind` must be ai or human (got {kind!r})")
+    return Query(window, group_by, channel or None, kind)
+
+
+def _instant(name: str, text: str | None) -> int | None:
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError as exc:
+        raise BadQuery(f"`{name}`: not an ISO 8601 instant with an offset (got {text!r})") from exc
+
+
+def report_from_store(store: Store, query: Query) -> dict[str, Any]:
+    window = query.window
+    return build_report(
+        store.facts(window.start, window.end),
+        store.channel_kinds(),
+        store.settings.channels,
+        query,
+        store.event_counts(),
+    )
+
+
+def report_from_files(settings: Settings, query: Query, inputs: Iterable[tuple[Reader, Path]]) -> dict[str, Any]:
+    from collector.offline import read_files
+
+    log = read_files(Validator(settings), inputs)
+    kinds = {**log.kinds, **settings.channel_kinds()}
+    return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())

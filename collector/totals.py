@@ -1,0 +1,46 @@
+"""Rebuilding the all-time totals from facts, for when the histogram buckets change."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import delete, select, text
+
+from collector import tables as t
+from collector.rollup import contributions
+from collector.store import Store
+
+LAYOUT_KEY = "rollup_layout"
+# Counted at ingest, not derived from facts: a rebuild keeps them.
+KEPT_SERIES = ("events", "last_event")
+
+
+def totals_layout(store: Store) -> str | None:
+    """The fingerprint of the bucket layout the stored totals were counted in."""
+    with store.engine.connect() as conn:
+        return conn.execute(select(t.meta.c.value).where(t.meta.c.key == LAYOUT_KEY)).scalar()
+
+
+def rebuild_totals(store: Store) -> None:
+    """Recount every fact into the layout in force, in one transaction."""
+    with store.engine.begin() as conn:
+        if not store.sqlite:
+            # Writers add their differences after this commits, on top of the new totals.
+            conn.execute(text("LOCK TABLE rollups IN EXCLUSIVE MODE"))
+        c = t.facts.c
+        cells: Counter[tuple[str, str, str]] = Counter()
+        query = select(c.kind, c.channel, c.value, c.flag, c.label)
+        for chunk in conn.execution_options(yield_per=50_000).execute(query).partitions():
+            cells.update(contributions((tuple(row) for row in chunk), store.layout))
+        conn.execute(delete(t.rollups).where(t.rollups.c.series.not_in(KEPT_SERIES)))
+        rows = [_row(cell, amount) for cell, amount in sorted(cells.items()) if amount]
+        if rows:
+            conn.execute(t.rollups.insert(), rows)
+        conn.execute(delete(t.meta).where(t.meta.c.key == LAYOUT_KEY))
+        conn.execute(t.meta.insert().values(key=LAYOUT_KEY, value=store.layout.fingerprint))
+
+
+def _row(cell: tuple[str, str, str], amount: float) -> dict[str, Any]:
+    channel, series, label = cell
+    return {"channel": channel, "series": series, "label": label, "value": amount}
