@@ -177,9 +177,9 @@ class RowTimes:
     def instant(self, source: TimeSource) -> datetime:
         present = [c for c in source.columns if self.values[c] is not None]
         if not present:
-            raise column_error(
-                source.columns[0], f"null, and no other column of {source.rule} is set"
-            )
+            others = ", ".join(source.columns[1:])
+            also = f", and so are the others of `{source.rule}` ({others})" if others else ""
+            raise column_error(source.columns[0], f"null{also}, but the event needs a time")
         if source.rule == "first":
             moment = self.column(present[0])
         else:

@@ -56,20 +56,25 @@ def _groups(
 ) -> Iterator[list[Line]]:
     backlog: deque[Line] = deque()
     pending: list[Line] = []
-    while (item := backlog.popleft() if backlog else next(lines, None)) is not None:
-        if not pending and not item.text.strip():
-            continue
-        pending.append(item)
-        if quote is None or not _open(pending, quote):
-            yield pending
-            pending = []
-        elif len(pending) >= MAX_ROW_LINES:
-            # Give up on the first line alone and read the others again as rows of their own.
-            yield pending[:1]
-            backlog.extendleft(reversed(pending[1:]))
-            pending = []
-    if pending and not complete_only:
-        yield pending  # still open at the end: reported as an unbalanced quote
+    while True:
+        item = backlog.popleft() if backlog else next(lines, None)
+        if item is None:
+            if not pending or complete_only:
+                return  # a field still open at the end may be closed by the next write
+        elif not pending and not item.text.strip():
+            continue  # a blank line between rows
+        else:
+            pending.append(item)
+            if quote is None or not _open(pending, quote):
+                yield pending
+                pending = []
+                continue
+            if len(pending) < MAX_ROW_LINES:
+                continue
+        # An unclosed quote: give up on its first line alone and read the others again.
+        yield pending[:1]
+        backlog.extendleft(reversed(pending[1:]))
+        pending = []
 
 
 def _open(lines: list[Line], quote: str) -> bool:
