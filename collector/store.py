@@ -130,6 +130,7 @@ class Store:
         self._known_channels: set[str] = set()
         self._insert_events = _driver_insert(engine, t.events)
         self._insert_facts = _driver_insert(engine, t.facts, _FACT_COLUMNS)
+        self._mark = _placeholder(engine)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -185,8 +186,9 @@ class Store:
         """Keep events whose id is new; count repeats; reject ids reused for other content."""
         seen: dict[str, str] = {}
         for chunk in _chunks(list({item.event.id for item in batch.events}), CHUNK):
-            query = select(t.events.c.id, t.events.c.content_hash).where(t.events.c.id.in_(chunk))
-            seen.update((row.id, row.content_hash) for row in conn.execute(query))
+            # Driver SQL: SQLAlchemy coerces every IN element, a cost per event (_driver_insert).
+            query = f"SELECT id, content_hash FROM events WHERE id IN ({self._marks(len(chunk))})"
+            seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
         fresh: list[Incoming] = []
         for item in batch.events:
             known = seen.get(item.event.id)
@@ -350,6 +352,9 @@ class Store:
             )
         )
 
+    def _marks(self, count: int) -> str:
+        return ", ".join([self._mark] * count)
+
     def _insert(self, table: Table) -> Any:
         return sqlite_insert(table) if self.sqlite else pg_insert(table)
 
@@ -428,12 +433,14 @@ def _driver_insert(engine: Engine, table: Table, columns: Sequence[str] = ()) ->
     work itself. SQLite's driver takes ``?``; psycopg takes ``%s``.
     """
     names = columns or [c.name for c in table.columns]
-    marks = {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
+    marks = ", ".join([_placeholder(engine)] * len(names))
     quote = engine.dialect.identifier_preparer.quote
-    return (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(n) for n in names)}) "
-        f"VALUES ({', '.join([marks] * len(names))})"
-    )
+    columns_sql = ", ".join(quote(n) for n in names)
+    return f"INSERT INTO {quote(table.name)} ({columns_sql}) VALUES ({marks})"
+
+
+def _placeholder(engine: Engine) -> str:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
 
 
 def _event_row(e: Event, raw: str, source: str, received: int) -> tuple[Any, ...]:
