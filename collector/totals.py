@@ -30,8 +30,13 @@ def rebuild_totals(store: Store) -> None:
             conn.execute(text("LOCK TABLE rollups IN EXCLUSIVE MODE"))
         c = t.facts.c
         cells: Counter[tuple[str, str, str]] = Counter()
-        query = select(c.kind, c.channel, c.value, c.flag, c.label)
-        for chunk in conn.execution_options(yield_per=50_000).execute(query).partitions():
+        # On the statement, not the connection: Connection.execution_options() changes the
+        # connection in place, and a server-side cursor would then wrap the DELETE below,
+        # which PostgreSQL rejects (DECLARE ... CURSOR FOR DELETE).
+        query = select(c.kind, c.channel, c.value, c.flag, c.label).execution_options(
+            yield_per=50_000
+        )
+        for chunk in conn.execute(query).partitions():
             cells.update(contributions((tuple(row) for row in chunk), store.layout))
         conn.execute(delete(t.rollups).where(t.rollups.c.series.not_in(KEPT_SERIES)))
         rows = [_row(cell, amount) for cell, amount in sorted(cells.items()) if amount]
