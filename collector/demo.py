@@ -6,6 +6,7 @@ Seeded and reproducible: the same spec gives the same bytes.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -60,8 +61,6 @@ class _Conversation:
 
 
 def _ln(value: float) -> float:
-    import math
-
     return math.log(value)
 
 
@@ -141,6 +140,9 @@ def generate(spec: DemoSpec, conversations: int = 2000, min_events: int | None =
         count += 1
 
 
+MAX_CATCH_UP = 10.0
+
+
 class LiveFeed:
     """A live stream for `serve --demo`: conversations start now and their events come due
     in real time, so every page shows moving numbers within seconds."""
@@ -159,12 +161,15 @@ class LiveFeed:
         """Start the conversations owed since the last call; return the events now due."""
         import heapq
 
-        self.owed += self.per_second * (now - self.last if self.last is not None else 1.0)
+        elapsed = now - self.last if self.last is not None else 1.0
+        # After a stall (a suspended laptop, a slow database) catch up ten seconds at most.
+        self.owed += self.per_second * min(elapsed, MAX_CATCH_UP)
         self.last = now
+        now_ms = math.floor(now * 1000) / 1000  # events carry milliseconds; none in the future
         while self.owed >= 1:
             self.owed -= 1
             cid = f"{self.prefix}-{self.started}"
-            for event in conversation(self.rng, cid, now):
+            for event in conversation(self.rng, cid, now_ms):
                 heapq.heappush(self.pending, (_seconds(event["timestamp"]), self.pushed, event))
                 self.pushed += 1
             self.started += 1

@@ -70,7 +70,10 @@ class SchedulerLock:
 
     def release(self) -> None:
         if self._conn is not None:
-            self._conn.close()  # closing the session frees the advisory lock
+            # A pooled connection outlives close(), and the lock lives as long as the session.
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
+            self._conn.commit()
+            self._conn.close()
             self._conn = None
         if self._file is not None:
             self._file.close()

@@ -157,3 +157,57 @@ def write(store: Store) -> Callable[..., Summary]:
 
 
 __all__ = ["CHANNELS", "REPO", "SHARED_DATA", "Incoming", "require"]
+
+
+class LiveServer:
+    """The app served by waitress on a free loopback port, with an HTTP client for it."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        import threading
+
+        import httpx
+        from waitress.server import create_server
+
+        from collector.app import create_app
+
+        self.settings = settings
+        self.store = store or Store(make_engine(settings.database_url), settings)
+        self.server = create_server(create_app(settings, self.store), host="127.0.0.1", port=0, threads=4)
+        self.url = f"http://127.0.0.1:{self.server.effective_port}"
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        self.http = httpx.Client(base_url=self.url, timeout=30)
+
+    def _loop(self) -> None:
+        # Short slices of waitress' loop, so stop() never closes sockets under a running poll.
+        server = self.server
+        while not self._stopping.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1, use_poll=True)
+
+    def stop(self) -> None:
+        self.http.close()
+        self._stopping.set()
+        self.thread.join(timeout=10)
+        self.server.close()
+        self.store.close()
+
+
+@pytest.fixture
+def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers on the test database; all stopped at the end of the test."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(make_settings(**overrides))
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
+    return serve_app()

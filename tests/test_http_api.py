@@ -1,0 +1,145 @@
+"""The HTTP API over real HTTP on loopback, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from collector.reporting import parse_query, report_from_store
+from tests.events import agent, customer, ev, start
+
+CONVERSATION = [
+    start(0, id="e1"),
+    customer(1, id="e2"),
+    agent(3, id="e3"),
+    ev("handoff", 10, channel="chat", id="e4"),
+    agent(70, id="e5"),
+    ev("resolved", 100, id="e6"),
+    ev("csat", 200, score=4, id="e7"),
+]
+
+
+def ndjson(events: list[dict]) -> bytes:
+    return b"".join(orjson.dumps(e) + b"\n" for e in events)
+
+
+def test_it_accepts_a_json_array_and_counts_a_retry_as_duplicates(live):
+    first = live.http.post("/api/v1/events", json=CONVERSATION)
+    assert first.status_code == 200
+    assert first.json() == {"accepted": 7, "duplicates": 0, "rejected": []}
+    retry = live.http.post("/api/v1/events", json=CONVERSATION)
+    assert retry.json() == {"accepted": 0, "duplicates": 7, "rejected": []}
+
+
+def test_it_accepts_ndjson_and_rejects_bad_items_by_index_keeping_the_rest(live):
+    body = ndjson(CONVERSATION[:2]) + b"{broken\n" + ndjson([{**CONVERSATION[2], "author": "robot"}])
+    answer = live.http.post("/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})
+    assert answer.status_code == 200
+    result = answer.json()
+    assert (result["accepted"], result["duplicates"]) == (2, 0)
+    broken, robot = result["rejected"]
+    assert (broken["index"], broken["id"]) == (2, None)
+    assert broken["error"].startswith("invalid JSON: ")
+    assert robot == {
+        "index": 3, "id": "e3", "error": "field `author`: must be one of agent, customer, system (got 'robot')",
+    }  # fmt: skip
+    quarantined = live.store.quarantined()
+    assert [row.raw for row in quarantined][0] == "{broken"
+    assert quarantined[1].reason.startswith("field `author`")
+
+
+def test_it_rejects_an_id_reused_for_other_content_as_a_conflict(live):
+    live.http.post("/api/v1/events", json=CONVERSATION[:1])
+    answer = live.http.post("/api/v1/events", json=[{**CONVERSATION[0], "timestamp": CONVERSATION[0]["timestamp"] + 1}])
+    assert answer.json()["rejected"] == [
+        {"index": 0, "id": "e1", "error": "field `id`: already used by an event with different content (conflict)"}
+    ]
+
+
+def test_it_answers_400_with_the_position_of_malformed_json(live):
+    answer = live.http.post("/api/v1/events", content=b'[{"type": "message",\n  "author": }]')
+    assert answer.status_code == 400
+    assert "line 2, column 13" in answer.json()["error"]
+    assert live.store.event_counts() == {"accepted": 0, "duplicates": 0, "rejected": 0}
+
+
+def test_it_answers_413_to_a_body_over_the_limit(serve_app):
+    live = serve_app(max_body_bytes=2048)
+    answer = live.http.post("/api/v1/events", content=ndjson(CONVERSATION * 30))
+    assert answer.status_code == 413
+    assert "over the limit of 2048 bytes" in answer.json()["error"]
+
+
+def test_it_requires_a_bearer_token_for_writes_when_tokens_are_configured(serve_app):
+    live = serve_app(tokens=["s3cret-token"])
+    assert live.http.post("/api/v1/events", json=CONVERSATION).status_code == 401
+    wrong = live.http.post("/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    right = live.http.post("/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer s3cret-token"})
+    assert right.json()["accepted"] == 7
+    assert live.http.get("/metrics").status_code == 200  # reads stay open
+    assert live.http.get("/api/v1/summary").status_code == 200
+
+
+def test_it_serves_the_same_summary_as_the_report(live):
+    live.http.post("/api/v1/events", json=CONVERSATION)
+    for params in ({}, {"group_by": "kind"}, {"group_by": "topic"}, {"kind": "human"}, {"channel": "chat"}):
+        answer = live.http.get("/api/v1/summary", params=params)
+        expected = report_from_store(live.store, parse_query(**params))
+        assert answer.json() == json.loads(json.dumps(expected))
+    human = live.http.get("/api/v1/summary", params={"kind": "human"}).json()
+    assert [g["channel"] for g in human["groups"]] == ["chat", "email", "phone"]
+    first = list(live.http.get("/api/v1/summary").json())
+    assert first == ["schema", "window", "group_by", "groups", "anomalies", "events"]
+
+
+def test_it_filters_the_summary_by_a_half_open_window(live):
+    live.http.post("/api/v1/events", json=CONVERSATION)
+    window = {"from": "2026-11-01T10:00:00Z", "to": "2026-11-01T10:01:40Z"}
+    report = live.http.get("/api/v1/summary", params=window).json()
+    chat = next(g for g in report["groups"] if g["channel"] == "chat")
+    assert chat["segments"]["resolved"] == 0  # resolved at 10:01:40, the excluded end
+    assert report["window"] == window
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"group_by": "team"}, "`group_by` must be one of channel, kind, topic"),
+        ({"from": "yesterday"}, "`from`: not an ISO 8601 instant"),
+        ({"kind": "robot"}, "`kind` must be ai or human"),
+        ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "`to` must be after `from`"),
+    ],
+)
+def test_it_answers_400_to_a_bad_summary_parameter(live, params, message):
+    answer = live.http.get("/api/v1/summary", params=params)
+    assert answer.status_code == 400
+    assert message in answer.json()["error"]
+
+
+def test_it_answers_liveness_and_readiness(live):
+    assert live.http.get("/healthz").json() == {"status": "ok"}
+    ready = live.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+
+
+def test_it_shows_an_overview_page_with_ai_and_human_side_by_side(live):
+    live.http.post("/api/v1/events", json=CONVERSATION)
+    page = live.http.get("/").text
+    assert page.index("Web chat assistant") < page.index("Live chat agents")  # AI first
+    assert '<span class="kind ai">ai</span>' in page
+    assert 'href="/metrics"' in page and 'href="/api/v1/summary"' in page
+    assert "60.0 s" in page  # chat's first response
+
+
+def test_it_serves_openmetrics_when_the_scraper_asks(live):
+    answer = live.http.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert answer.text.endswith("# EOF\n")
+    plain = live.http.get("/metrics")
+    assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert 'touchmetrics_conversations_started_total{channel="chat",kind="human"} 0.0' in plain.text

@@ -1,0 +1,143 @@
+"""The scheduled jobs, called directly as plain functions."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+
+import orjson
+import pytest
+
+from collector.demo import LiveFeed
+from collector.metrics import Query
+from collector.reporting import report_from_store
+from collector.jobs import feed_demo, import_spool, maintain_rollups
+from collector.rollup import contributions
+from collector.scheduler import SchedulerLock, guarded
+from collector.schema import Validator
+from collector.store import Store, make_engine
+from tests.events import agent, customer, ev, start
+
+EVENTS = [start(0, id="s1"), customer(1, id="s2"), agent(4, id="s3"), ev("resolved", 60, id="s4"), ev("csat", 90, id="s5", score=5)]
+
+
+def line(event: dict) -> bytes:
+    return orjson.dumps(event) + b"\n"
+
+
+@pytest.fixture
+def spool(tmp_path):
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    return folder
+
+
+def test_it_imports_complete_lines_of_new_and_grown_spool_files(store, spool):
+    validator = Validator(store.settings)
+    log = spool / "a.jsonl"
+    log.write_bytes(line(EVENTS[0]) + line(EVENTS[1]) + line(EVENTS[2])[:20])  # last line half-written
+    assert import_spool(store, validator, spool) is True
+    assert store.event_counts()["accepted"] == 2
+    assert import_spool(store, validator, spool) is False  # nothing complete is new
+    with log.open("ab") as handle:
+        handle.write(line(EVENTS[2])[20:] + line(EVENTS[3]))
+    (spool / "b.ndjson").write_bytes(line(EVENTS[4]))
+    (spool / "notes.txt").write_text("not an event file\n")
+    assert import_spool(store, validator, spool) is True
+    assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
+
+
+def test_it_keeps_spool_offsets_across_a_restart(store, spool):
+    (spool / "a.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
+    assert import_spool(store, Validator(store.settings), spool) is True
+    restarted = Store(make_engine(store.settings.database_url), store.settings)
+    try:
+        assert import_spool(restarted, Validator(restarted.settings), spool) is False
+        assert restarted.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
+    finally:
+        restarted.close()
+
+
+def test_it_rebuilds_the_totals_when_the_buckets_change(store, write, make_settings):
+    write(EVENTS)
+    assert maintain_rollups(store) is True  # first run records the layout
+    assert maintain_rollups(store) is False
+    rebucketed = make_settings(response_buckets=[2, 3, 3.5])
+    other = Store(make_engine(rebucketed.database_url), rebucketed)
+    try:
+        assert maintain_rollups(other) is True
+        facts = [(k, ch, v, fl, lb) for k, ch, _, v, fl, lb, _ in other.facts()]
+        expected = contributions(facts, other.layout)
+        totals = Counter({cell: value for cell, value in other.totals().items() if cell[1] not in ("events", "last_event")})
+        assert totals == +expected
+        # a 3 s first response lands in le=3.0 (a bound holds values up to and including it)
+        assert other.totals()[("bot-chat", "first_response", "3.0")] == 1
+        assert other.event_counts()["accepted"] == 5  # intake counts survive a rebuild
+    finally:
+        other.close()
+
+
+def test_it_lets_only_one_scheduler_hold_the_lock(store):
+    second = Store(make_engine(store.settings.database_url), store.settings)
+    first_lock, second_lock = SchedulerLock(store), SchedulerLock(second)
+    try:
+        assert first_lock.acquire() is True
+        assert second_lock.acquire() is False
+        first_lock.release()
+        assert second_lock.acquire() is True
+    finally:
+        first_lock.release()
+        second_lock.release()
+        second.close()
+
+
+def test_it_runs_a_guarded_job_only_under_the_lock_and_logs_its_failure(store, caplog):
+    runs: list[str] = []
+    holder, other = SchedulerLock(store), Store(make_engine(store.settings.database_url), store.settings)
+    standby = SchedulerLock(other)
+    try:
+        assert holder.acquire()
+        guarded(standby, lambda: bool(runs.append("standby")), "job")()
+        guarded(holder, lambda: bool(runs.append("holder")), "job")()
+        assert runs == ["holder"]
+
+        def broken() -> bool:
+            raise RuntimeError("boom")
+
+        with caplog.at_level(logging.ERROR, logger="touchmetrics.scheduler"):
+            guarded(holder, broken, "broken")()
+        assert "job broken failed" in caplog.text
+    finally:
+        holder.release()
+        standby.release()
+        other.close()
+
+
+def test_it_feeds_live_demo_conversations_as_their_events_come_due():
+    feed = LiveFeed(seed=3, per_second=2.0)
+    now = 1_800_000_000.0
+    first = feed.due(now)
+    assert [e["type"] for e in first] == ["conversation_started"] * 2
+    seen = list(first)
+    for step in range(1, 121):
+        seen += feed.due(now + step)
+    assert feed.started == 2 + 2 * 120
+    assert {"message", "handoff", "resolved"} <= {e["type"] for e in seen}
+    stamps = [e["timestamp"] for e in seen]
+    assert stamps == sorted(stamps)  # written in the order they happen
+
+
+def test_it_catches_up_at_most_ten_seconds_after_a_stall():
+    feed = LiveFeed(seed=3, per_second=2.0)
+    feed.due(1_800_000_000.0)
+    feed.due(1_800_000_000.0 + 3600)
+    assert feed.started == 2 + 20
+
+
+def test_it_writes_the_due_demo_events_to_the_store(store):
+    feed = LiveFeed(seed=5, per_second=3.0)
+    assert feed_demo(feed, store, Validator(store.settings)) is True
+    report = report_from_store(store, Query())
+    assert sum(g["conversations_started"] for g in report["groups"]) == 3
+    assert report["events"]["rejected"] == 0
+    assert report["events"]["accepted"] >= 3  # an email also brings its first message at once

@@ -1,0 +1,120 @@
+"""`touchmetrics serve` as a user runs it: a real process, real HTTP, real signals."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import CHANNELS
+from tests.events import agent, customer, ev, start
+
+TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]
+CONVERSATION = [start(0, id="p1"), customer(1, id="p2"), agent(3, id="p3"), ev("resolved", 50, id="p4")]
+
+
+class Service:
+    """A `touchmetrics serve` child process and the base URL it announced."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.process = subprocess.Popen(
+            [*TOUCHMETRICS, "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.url = self._announced_url()
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def _announced_url(self) -> str:
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        found = re.search(r"serving on (http://\S+)", first)
+        if found is None:
+            self.process.kill()
+            raise AssertionError(f"serve did not start: {first!r} {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+        return found.group(1)
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit code and what it wrote to stderr."""
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]]:
+    config = tmp_path / "touchmetrics.yaml"
+    config.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
+    running: list[Service] = []
+
+    def start_service(*args: str) -> Service:
+        service = Service(["--config", str(config), *args])
+        running.append(service)
+        return service
+
+    yield start_service
+    for service in running:
+        if service.process.poll() is None:
+            service.stop()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {seconds}s")
+        time.sleep(0.2)
+
+
+def started_so_far(service: Service) -> int:
+    report = service.http.get("/api/v1/summary").json()
+    return sum(g["conversations_started"] for g in report["groups"])
+
+
+def test_it_serves_a_live_demo_whose_numbers_move_and_stops_cleanly_on_sigterm(launch):
+    service = launch("--demo")
+    wait_for(lambda: started_so_far(service) > 0)
+    before = started_so_far(service)
+    wait_for(lambda: started_so_far(service) > before)
+    metrics = service.http.get("/metrics").text
+    assert re.search(r'touchmetrics_conversations_started_total\{channel="bot-chat",kind="ai"\} [1-9]', metrics)
+    assert service.http.get("/").status_code == 200
+    code, err = service.stop()
+    assert code == 0
+    assert "touchmetrics stopped" in err
+    assert "Traceback" not in err
+
+
+def test_it_shows_the_same_numbers_from_two_processes_and_after_a_restart(launch):
+    first = launch("--no-scheduler")
+    second = launch("--no-scheduler")
+    assert first.http.post("/api/v1/events", json=CONVERSATION).json()["accepted"] == 4
+    exposition = first.http.get("/metrics").text
+    assert 'touchmetrics_segments_ended_total{channel="bot-chat",kind="ai",outcome="resolved"} 1.0' in exposition
+    assert second.http.get("/metrics").text == exposition
+    assert second.http.get("/api/v1/summary").json() == first.http.get("/api/v1/summary").json()
+    first.stop()
+    restarted = launch("--no-scheduler")
+    assert restarted.http.get("/metrics").text == exposition
+
+
+def test_it_refuses_to_serve_writes_on_a_public_address_without_a_token(tmp_path):
+    result = subprocess.run(
+        [*TOUCHMETRICS, "serve", "--host", "0.0.0.0", "--port", "0"],
+        capture_output=True, text=True, timeout=30, env={"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": ""},
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "refusing to listen on 0.0.0.0 without a token" in result.stderr
