@@ -71,8 +71,16 @@ def main() -> None:
 @mapping_option
 @click.option("--strict", is_flag=True, help="Exit 1 when any record was rejected.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def ingest(config_path: Path | None, mapping: Path | None, strict: bool, as_json: bool, files: tuple[Path, ...]) -> None:
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def ingest(
+    config_path: Path | None,
+    mapping: Path | None,
+    strict: bool,
+    as_json: bool,
+    files: tuple[Path, ...],
+) -> None:
     """Import JSON Lines of events (or CSV/TSV through --mapping) into the database."""
     from collector.database import open_store
     from collector.ingest import Summary, ingest_file
@@ -129,7 +137,9 @@ class _progress:
     def __enter__(self) -> Any:
         if not sys.stderr.isatty():
             return None
-        self.bar = click.progressbar(length=self.path.stat().st_size, label=self.path.name, file=sys.stderr)
+        self.bar = click.progressbar(
+            length=self.path.stat().st_size, label=self.path.name, file=sys.stderr
+        )
         self.bar.__enter__()
         return self.bar.update
 
@@ -156,7 +166,11 @@ def report(
     settings = _settings(config_path)
     query = Query(_window(start, end), group_by, channel, kind)
     try:
-        result = report_from_files(settings, query, files, mapping) if files else report_from_store(settings, query)
+        result = (
+            report_from_files(settings, query, files, mapping)
+            if files
+            else report_from_store(settings, query)
+        )
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     click.echo(render(result, fmt), nl=False)
@@ -183,7 +197,9 @@ def report_from_store(settings: Settings, query: Query) -> dict[str, Any]:
         )
 
 
-def report_from_files(settings: Settings, query: Query, files: tuple[Path, ...], mapping: Path | None) -> dict[str, Any]:
+def report_from_files(
+    settings: Settings, query: Query, files: tuple[Path, ...], mapping: Path | None
+) -> dict[str, Any]:
     from collector.offline import read_files
 
     log = read_files(Validator(settings), [(reader_for(p, mapping), p) for p in files])
@@ -239,7 +255,9 @@ def quarantine_list(config_path: Path | None, limit: int) -> None:
 
 @quarantine.command("export")
 @config_option
-@click.option("-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout).")
+@click.option(
+    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
+)
 def quarantine_export(config_path: Path | None, output: Any) -> None:
     """Write every rejected record as JSON Lines: source, position, reason, raw."""
     from collector.database import open_store
@@ -250,7 +268,13 @@ def quarantine_export(config_path: Path | None, output: Any) -> None:
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     for row in rows:
-        item = {"id": row.id, "source": row.source, "position": row.position, "reason": row.reason, "raw": row.raw}
+        item = {
+            "id": row.id,
+            "source": row.source,
+            "position": row.position,
+            "reason": row.reason,
+            "raw": row.raw,
+        }
         output.write(orjson.dumps(item).decode() + "\n")
 
 
@@ -260,13 +284,25 @@ def demo() -> None:
 
 
 @demo.command("generate")
-@click.option("-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout).")
+@click.option(
+    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
+)
 @click.option("--conversations", type=int, default=2000, show_default=True)
 @click.option("--events", type=int, help="Generate conversations until at least this many events.")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--start", default="2026-11-01T00:00:00Z", show_default=True, help="First conversation start.")
-@click.option("--days", type=float, default=7.0, show_default=True, help="Span over which conversations start.")
-def demo_generate(output: Any, conversations: int, events: int | None, seed: int, start: str, days: float) -> None:
+@click.option(
+    "--start", default="2026-11-01T00:00:00Z", show_default=True, help="First conversation start."
+)
+@click.option(
+    "--days",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="Span over which conversations start.",
+)
+def demo_generate(
+    output: Any, conversations: int, events: int | None, seed: int, start: str, days: float
+) -> None:
     """Write a realistic synthetic log of AI and human channels (seeded, reproducible)."""
     from collector.demo import DemoSpec, generate
 
@@ -292,14 +328,22 @@ def config_reference() -> None:
 @config_option
 @click.option("--host", help="Bind address (setting http_host).")
 @click.option("--port", type=int, help="Port (setting http_port; 0 picks a free one).")
-@click.option("--demo", is_flag=True, help="Feed a live synthetic stream so the numbers move at once.")
-@click.option("--no-scheduler", is_flag=True, help="Web only; run `touchmetrics scheduler` elsewhere.")
-def serve(config_path: Path | None, host: str | None, port: int | None, demo: bool, no_scheduler: bool) -> None:
+@click.option(
+    "--demo", is_flag=True, help="Feed a live synthetic stream so the numbers move at once."
+)
+@click.option(
+    "--no-scheduler", is_flag=True, help="Web only; run `touchmetrics scheduler` elsewhere."
+)
+def serve(
+    config_path: Path | None, host: str | None, port: int | None, demo: bool, no_scheduler: bool
+) -> None:
     """Serve the API, /metrics and the overview page, with the scheduler, until SIGTERM."""
     from collector.server import serve as run_server
 
     settings = _settings(config_path)
-    overrides: dict[str, Any] = {k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None}
+    overrides: dict[str, Any] = {
+        k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None
+    }
     if demo and not settings.channels:
         from collector.demo import DEMO_CHANNELS
 
@@ -339,7 +383,9 @@ def scheduler(config_path: Path | None) -> None:
 def _configure_logging() -> None:
     import logging
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("apscheduler", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 

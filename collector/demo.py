@@ -24,7 +24,13 @@ DEMO_CHANNELS: dict[str, dict[str, str]] = {
 }
 TOPICS = ("billing", "login", "shipping", "refunds", "account")
 # channel: (median reply seconds, lognormal sigma)
-REPLY = {"bot-chat": (1.5, 0.5), "voice-bot": (1.0, 0.4), "chat": (40, 0.9), "phone": (20, 0.7), "email": (3 * 3600, 1.0)}
+REPLY = {
+    "bot-chat": (1.5, 0.5),
+    "voice-bot": (1.0, 0.4),
+    "chat": (40, 0.9),
+    "phone": (20, 0.7),
+    "email": (3 * 3600, 1.0),
+}
 QUEUE = {"chat": (60, 1.0), "phone": (90, 1.1), "email": (4 * 3600, 1.0)}
 HANDOFF = {"bot-chat": "chat", "voice-bot": "phone"}
 
@@ -44,7 +50,11 @@ class _Conversation:
         self.events: list[dict[str, Any]] = []
 
     def emit(self, etype: str, **fields: Any) -> None:
-        event: dict[str, Any] = {"id": f"{self.cid}-{len(self.events)}", "conversation_id": self.cid, "type": etype}
+        event: dict[str, Any] = {
+            "id": f"{self.cid}-{len(self.events)}",
+            "conversation_id": self.cid,
+            "type": etype,
+        }
         event["timestamp"] = _rfc3339(self.t)
         event.update(fields)
         self.events.append(event)
@@ -126,14 +136,18 @@ def _aftermath(c: _Conversation, channel: str) -> None:
         c.emit("csat", score=score, scale=scale)
 
 
-def generate(spec: DemoSpec, conversations: int = 2000, min_events: int | None = None) -> Iterator[str]:
+def generate(
+    spec: DemoSpec, conversations: int = 2000, min_events: int | None = None
+) -> Iterator[str]:
     """JSON lines, conversation after conversation, starts spread evenly over the span."""
     rng = random.Random(spec.seed)
     start = spec.start_us / 1e6
     span = spec.days * 86400
     count = emitted = 0
     while (count < conversations) if min_events is None else (emitted < min_events):
-        t = start + span * count / (conversations if min_events is None else max(1, min_events // 8))
+        t = start + span * count / (
+            conversations if min_events is None else max(1, min_events // 8)
+        )
         for event in conversation(rng, f"demo-{spec.seed}-{count}", t + rng.random() * 60):
             yield orjson.dumps(event).decode() + "\n"
             emitted += 1

@@ -118,9 +118,7 @@ def _start(state: _State, event: Applied, facts: list[Fact]) -> bool:
     _open_segment(state, event.channel, event.ts)
     state.cycle_start = event.ts
     facts.append(Fact(STARTED, event.channel, event.ts))
-    if event.type == "conversation_started":
-        return False  # fully applied
-    return True
+    return event.type != "conversation_started"  # a start is fully applied by now
 
 
 def _open_segment(state: _State, channel: str, ts: int) -> None:
@@ -167,14 +165,18 @@ def _message(state: _State, event: Applied, facts: list[Fact]) -> None:
             _reopen(state, ts, facts)
         elif state.waiting_since is None:
             state.waiting_since = ts
-    elif event.author == "agent" and event.public and state.active:
-        if state.waiting_since is not None:
-            interval = (ts - state.waiting_since) / 1e6
-            if not state.segment_answered:
-                facts.append(Fact(FIRST_RESPONSE, state.channel, ts, interval))
-                state.segment_answered = True
-            facts.append(Fact(RESPONSE, state.channel, ts, interval))
-            state.waiting_since = None
+    elif (
+        event.author == "agent"
+        and event.public
+        and state.active
+        and state.waiting_since is not None
+    ):
+        interval = (ts - state.waiting_since) / 1e6
+        if not state.segment_answered:
+            facts.append(Fact(FIRST_RESPONSE, state.channel, ts, interval))
+            state.segment_answered = True
+        facts.append(Fact(RESPONSE, state.channel, ts, interval))
+        state.waiting_since = None
 
 
 def _reopen(state: _State, ts: int, facts: list[Fact]) -> None:

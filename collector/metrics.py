@@ -170,7 +170,10 @@ def build_report(
     for name in declared:
         if _selected(name, kinds, query) and query.group_by != "topic":
             tallies.setdefault(_group_key(name, None, kinds, query.group_by), Tally())
-    groups = [_group_head(key, kinds, query.group_by) | tallies[key].as_dict() for key in sorted(tallies, key=_sort_key)]
+    groups = [
+        _group_head(key, kinds, query.group_by) | tallies[key].as_dict()
+        for key in sorted(tallies, key=_sort_key)
+    ]
     return {
         "schema": SCHEMA,
         "window": query.window.as_dict(),
@@ -187,7 +190,9 @@ def _selected(channel: str, kinds: Mapping[str, str], query: Query) -> bool:
     return query.kind is None or kinds.get(channel) == query.kind
 
 
-def _group_key(channel: str, topic: str | None, kinds: Mapping[str, str], group_by: str) -> str | None:
+def _group_key(
+    channel: str, topic: str | None, kinds: Mapping[str, str], group_by: str
+) -> str | None:
     if group_by == "channel":
         return channel
     if group_by == "kind":

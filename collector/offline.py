@@ -52,7 +52,9 @@ class FileLog:
             self.summary.duplicates += 1
         else:
             self.summary.rejected += 1
-            self.summary.reasons["field `id`: already used by an event with different content (conflict)"] += 1
+            self.summary.reasons[
+                "field `id`: already used by an event with different content (conflict)"
+            ] += 1
 
     def facts(self) -> Iterator[FactRow]:
         for events in self.conversations.values():

@@ -57,7 +57,9 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     )
 
 
-def report_from_files(settings: Settings, query: Query, inputs: Iterable[tuple[Reader, Path]]) -> dict[str, Any]:
+def report_from_files(
+    settings: Settings, query: Query, inputs: Iterable[tuple[Reader, Path]]
+) -> dict[str, Any]:
     from collector.offline import read_files
 
     log = read_files(Validator(settings), inputs)

@@ -67,7 +67,7 @@ def contributions(facts: Iterable[FactLike], layout: Layout, sign: int = 1) -> C
     for kind, channel, value, flag, label in facts:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
-        if kind == STARTED or kind == REOPEN:
+        if kind in (STARTED, REOPEN):
             cells[(channel, kind, "")] += sign
         elif kind == SEGMENT:
             cells[(channel, kind, label or "")] += sign
@@ -75,7 +75,7 @@ def contributions(facts: Iterable[FactLike], layout: Layout, sign: int = 1) -> C
             assert value is not None
             cells[(channel, kind, layout.bucket(kind, value))] += sign
             cells[(channel, kind, "count")] += sign
-            cells[(channel, kind, "sum")] += sign * value
+            cells[(channel, kind, "sum")] += sign * value  # type: ignore[assignment]  # sums float
         elif kind == CSAT:
             cells[(channel, "csat", "responses")] += sign
             cells[(channel, "csat", "satisfied")] += sign * (flag or 0)

@@ -8,9 +8,9 @@ stands by and tries again at each tick, so a second process takes over if the fi
 from __future__ import annotations
 
 import fcntl
-from datetime import UTC, datetime
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -59,7 +59,7 @@ class SchedulerLock:
 
     def _acquire_file(self) -> bool:
         database = make_url(str(self.store.engine.url)).database or "touchmetrics"
-        handle = Path(f"{database}.scheduler.lock").open("a")
+        handle = Path(f"{database}.scheduler.lock").open("a")  # noqa: SIM115 (held for life)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -107,7 +107,13 @@ def build_scheduler(
     ]
     if settings.spool_dir:
         spool = Path(settings.spool_dir)
-        jobs.append(("spool", settings.spool_interval_seconds, lambda: import_spool(store, validator, spool)))
+        jobs.append(
+            (
+                "spool",
+                settings.spool_interval_seconds,
+                lambda: import_spool(store, validator, spool),
+            )
+        )
     if feed is not None:
         jobs.append(("demo", 1.0, lambda: feed_demo(feed, store, validator)))
     for name, seconds, job in jobs:

@@ -38,7 +38,9 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return all(ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None))
+        return all(
+            ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None)
+        )
 
 
 def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import orjson
 
 from collector.adapters.chatwoot import ChannelPair, ChatwootOptions, to_events
-from collector.settings import ChatwootSettings, Settings
+from collector.settings import ChatwootChannels, ChatwootSettings, Settings
 from collector.sources.body import MalformedBody
 from collector.sources.record import Record
 
@@ -19,26 +20,25 @@ def chatwoot(body: bytes, settings: Settings) -> list[Record]:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise MalformedBody(
-            f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from exc
+        where = f"line {exc.lineno}, column {exc.colno}"
+        raise MalformedBody(f"malformed JSON: {exc.msg} at {where}") from exc
     events = to_events(payload, chatwoot_options(settings.chatwoot))
-    return (
-        [Record(0, len(body), body.decode("utf-8", errors="replace"), items=list(events))]
-        if events
-        else []
-    )
+    if not events:
+        return []
+    return [Record(0, len(body), body.decode("utf-8", errors="replace"), items=list(events))]
 
 
 def chatwoot_options(config: ChatwootSettings) -> ChatwootOptions:
-    def pairs(table: dict[int, object] | dict[str, object]) -> dict[object, ChannelPair]:
-        return {k: ChannelPair(getattr(v, "ai"), getattr(v, "human")) for k, v in table.items()}
+    """The adapter's options from the `chatwoot` settings."""
+
+    def pairs(table: Mapping[Any, ChatwootChannels]) -> dict[Any, ChannelPair]:
+        return {key: ChannelPair(value.ai, value.human) for key, value in table.items()}
 
     return ChatwootOptions(
         ai_channel=config.ai_channel,
         human_channel=config.human_channel,
-        inboxes=pairs(config.inboxes),  # type: ignore[arg-type]
-        channel_types=pairs(config.channel_types),  # type: ignore[arg-type]
+        inboxes=pairs(config.inboxes),
+        channel_types=pairs(config.channel_types),
         topic_attribute=config.topic_attribute,
         account_id=config.account_id,
     )

@@ -20,12 +20,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from collector import tables
 from collector.database import upgrade
 from collector.ingest import Summary
 from collector.schema import Validator
 from collector.settings import Settings, parse_settings
 from collector.store import Batch, Incoming, Store, make_engine
-from collector import tables
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -84,7 +84,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, postgres_server_url: str | None
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    sqlite_template: Path,
+    postgres_server_url: str | None,
 ) -> Iterator[str]:
     """An empty, current database of each backend."""
     if request.param == "sqlite":
@@ -137,15 +140,17 @@ def write(store: Store) -> Callable[..., Summary]:
     """Validate and commit events in one batch, as `ingest` would; returns the summary."""
 
     def write_events(events: list[dict[str, Any]], source: str = "test") -> Summary:
+        import orjson
+
         from collector.ingest import validate_record
         from collector.sources.record import Record
-
-        import orjson
 
         batch = Batch(source)
         validator = Validator(store.settings)
         for index, item in enumerate(events):
-            incoming, rejection = validate_record(validator, Record(index + 1, 0, orjson.dumps(item).decode(), [item]), source)
+            incoming, rejection = validate_record(
+                validator, Record(index + 1, 0, orjson.dumps(item).decode(), [item]), source
+            )
             batch.events.extend(incoming)
             if rejection is not None:
                 batch.rejections.append(rejection)
@@ -172,7 +177,9 @@ class LiveServer:
 
         self.settings = settings
         self.store = store or Store(make_engine(settings.database_url), settings)
-        self.server = create_server(create_app(settings, self.store), host="127.0.0.1", port=0, threads=4)
+        self.server = create_server(
+            create_app(settings, self.store), host="127.0.0.1", port=0, threads=4
+        )
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)

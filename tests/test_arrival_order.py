@@ -19,15 +19,25 @@ from sqlalchemy import select
 
 from collector import tables
 from collector.engine import replay
+from collector.ingest import validate_record
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator
 from collector.sources.record import Record
 from collector.store import Batch
-from collector.ingest import validate_record
 
 CHANNELS = ("bot-chat", "chat", "email")
-TYPES = ("conversation_started", "message", "message", "message", "handoff", "resolved", "abandoned", "reopened", "csat")
+TYPES = (
+    "conversation_started",
+    "message",
+    "message",
+    "message",
+    "handoff",
+    "resolved",
+    "abandoned",
+    "reopened",
+    "csat",
+)
 
 
 @st.composite
@@ -46,7 +56,9 @@ def conversation(draw: st.DrawFn, cid: str) -> list[dict[str, Any]]:
         if etype in ("conversation_started", "handoff") or draw(st.booleans()):
             event["channel"] = draw(st.sampled_from(CHANNELS))
         if etype == "message":
-            event["author"] = draw(st.sampled_from(["customer", "customer", "agent", "agent", "system"]))
+            event["author"] = draw(
+                st.sampled_from(["customer", "customer", "agent", "agent", "system"])
+            )
             event["public"] = draw(st.sampled_from([True, True, True, False]))
         if etype == "csat":
             event["scale"] = draw(st.sampled_from([2, 5, 10]))
@@ -61,11 +73,15 @@ def conversation(draw: st.DrawFn, cid: str) -> list[dict[str, Any]]:
 def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
     """Events of a few conversations, and the same events delivered in disorder."""
     prefix = uuid.uuid4().hex[:8]
-    events = [e for n in range(draw(st.integers(1, 3))) for e in draw(conversation(f"{prefix}-{n}"))]
+    events = [
+        e for n in range(draw(st.integers(1, 3))) for e in draw(conversation(f"{prefix}-{n}"))
+    ]
     rng = random.Random(draw(st.integers(0, 2**32)))
     delivered = events + rng.sample(events, k=rng.randint(0, len(events)))  # repeats
     rng.shuffle(delivered)
-    cuts = sorted(rng.sample(range(1, len(delivered)), k=min(len(delivered) - 1, rng.randint(0, 4))))
+    cuts = sorted(
+        rng.sample(range(1, len(delivered)), k=min(len(delivered) - 1, rng.randint(0, 4)))
+    )
     batches = [delivered[a:b] for a, b in zip([0, *cuts], [*cuts, len(delivered)], strict=True)]
     return events, batches
 
@@ -84,7 +100,9 @@ def in_order_facts(validator: Validator, events: list[dict[str, Any]]) -> Counte
 def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
     batch = Batch("prop")
     for index, item in enumerate(items):
-        incoming, rejection = validate_record(validator, Record(index, 0, orjson.dumps(item).decode(), [item]), "prop")
+        incoming, rejection = validate_record(
+            validator, Record(index, 0, orjson.dumps(item).decode(), [item]), "prop"
+        )
         assert rejection is None
         batch.events.extend(incoming)
     return batch
@@ -98,7 +116,9 @@ def stored_facts(store: Any, ids: set[str]) -> Counter[tuple[Any, ...]]:
         return Counter(tuple(row) for row in rows)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=deliveries())
 def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     events, batches = case
@@ -110,14 +130,18 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     assert stored_facts(store, {e["conversation_id"] for e in events}) == expected
     moved = Counter(store.totals())
     moved.subtract(before)
-    change = contributions(((k, ch, v, fl, lb) for (_, k, ch, _, v, fl, lb, _) in expected.elements()), store.layout)
+    change = contributions(
+        ((k, ch, v, fl, lb) for (_, k, ch, _, v, fl, lb, _) in expected.elements()), store.layout
+    )
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell
     assert moved[("", "events", "accepted")] == len(events)
     assert moved[("", "events", "duplicate")] == sum(len(b) for b in batches) - len(events)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=deliveries())
 def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_settings, case):
     events, batches = case

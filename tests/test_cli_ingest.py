@@ -60,10 +60,19 @@ def test_it_imports_a_log_and_reports_it(cli, config_file, tmp_path):
     report = json.loads(cli("report", "--config", config_file, "--format", "json").stdout)
     groups = {g["channel"]: g for g in report["groups"]}
     assert list(groups) == ["bot-chat", "chat", "email", "phone", "voice-bot"]
-    assert groups["bot-chat"]["escalation_rate"] == {"value": 1.0, "n": 1, "ci95": [pytest.approx(0.2065, abs=1e-4), 1.0]}
+    assert groups["bot-chat"]["escalation_rate"] == {
+        "value": 1.0,
+        "n": 1,
+        "ci95": [pytest.approx(0.2065, abs=1e-4), 1.0],
+    }
     assert groups["chat"]["first_response_seconds"]["p50"] == 60.0
     assert groups["chat"]["csat"]["satisfied"] == 1
-    assert groups["email"]["segments"] == {"ended": 0, "resolved": 0, "escalated": 0, "abandoned": 0}
+    assert groups["email"]["segments"] == {
+        "ended": 0,
+        "resolved": 0,
+        "escalated": 0,
+        "abandoned": 0,
+    }
     assert report["events"] == {"accepted": 7, "duplicates": 0, "rejected": 0}
 
 
@@ -111,7 +120,10 @@ def test_it_quarantines_bad_records_with_file_line_and_reason(cli, config_file, 
     assert f"{source}:2: invalid JSON: " in listed
     assert f"{source}:4: field `timestamp`: needs an offset or Z" in listed
     assert f"{source}:5: field `id`: already used by an event with different content" in listed
-    exported = [json.loads(line) for line in cli("quarantine", "export", "--config", config_file).stdout.splitlines()]
+    exported = [
+        json.loads(line)
+        for line in cli("quarantine", "export", "--config", config_file).stdout.splitlines()
+    ]
     assert [e["position"] for e in exported] == [f"{source}:2", f"{source}:4", f"{source}:5"]
     assert exported[0]["raw"] == "{not json"
 
@@ -136,7 +148,9 @@ def test_it_reports_a_window_half_open_in_event_time(cli, config_file, tmp_path)
     cli("ingest", "--config", config_file, jsonl(tmp_path / "log.jsonl", CONVERSATION))
     # resolved at 10:01:40; a window ending exactly then leaves it out
     args = ("report", "--config", config_file, "--format", "json", "--group-by", "kind")
-    before = json.loads(cli(*args, "--from", "2026-11-01T10:00:00Z", "--to", "2026-11-01T10:01:40Z").stdout)
+    before = json.loads(
+        cli(*args, "--from", "2026-11-01T10:00:00Z", "--to", "2026-11-01T10:01:40Z").stdout
+    )
     after = json.loads(cli(*args, "--from", "2026-11-01T10:01:40Z", "--to", "2026-11-02").stdout)
     assert [g["kind"] for g in before["groups"]] == ["ai", "human"]
     assert before["groups"][1]["segments"]["resolved"] == 0
@@ -146,7 +160,10 @@ def test_it_reports_a_window_half_open_in_event_time(cli, config_file, tmp_path)
 
 
 def test_it_reports_the_same_from_files_as_from_the_database(cli, config_file, tmp_path):
-    log = jsonl(tmp_path / "log.jsonl", CONVERSATION + [start(300, cid="c2", channel="email", attributes={"topic": "billing"})])
+    log = jsonl(
+        tmp_path / "log.jsonl",
+        [*CONVERSATION, start(300, cid="c2", channel="email", attributes={"topic": "billing"})],
+    )
     cli("ingest", "--config", config_file, log)
     for group_by in ("channel", "kind", "topic"):
         args = ("report", "--config", config_file, "--format", "json", "--group-by", group_by)
@@ -154,18 +171,29 @@ def test_it_reports_the_same_from_files_as_from_the_database(cli, config_file, t
 
 
 def test_it_groups_by_topic_with_no_topic_last(cli, config_file, tmp_path):
-    log = jsonl(tmp_path / "log.jsonl", CONVERSATION + [start(300, cid="c2", channel="email", attributes={"topic": "billing"})])
-    report = json.loads(cli("report", "--config", config_file, "--format", "json", "--group-by", "topic", log).stdout)
+    log = jsonl(
+        tmp_path / "log.jsonl",
+        [*CONVERSATION, start(300, cid="c2", channel="email", attributes={"topic": "billing"})],
+    )
+    report = json.loads(
+        cli(
+            "report", "--config", config_file, "--format", "json", "--group-by", "topic", log
+        ).stdout
+    )
     assert [g["topic"] for g in report["groups"]] == ["billing", None]
 
 
 @pytest.mark.parametrize("fmt", ["table", "markdown", "csv"])
-def test_it_renders_the_same_numbers_as_a_table_markdown_and_csv(cli, offline_config, tmp_path, fmt):
+def test_it_renders_the_same_numbers_as_a_table_markdown_and_csv(
+    cli, offline_config, tmp_path, fmt
+):
     log = jsonl(tmp_path / "log.jsonl", CONVERSATION)
     out = cli("report", "--config", offline_config, "--format", fmt, log).stdout
     if fmt == "csv":
         header, *rows = out.splitlines()
-        assert header.startswith("channel,kind,conversations_started,segments.ended,segments.resolved")
+        assert header.startswith(
+            "channel,kind,conversations_started,segments.ended,segments.resolved"
+        )
         assert rows[0].startswith("bot-chat,ai,1,1,0,1,0,0.0,1,0.0,")
     else:
         assert "bot-chat (ai)" in out and "chat (human)" in out

@@ -44,7 +44,9 @@ def test_it_measures_a_first_response_and_a_resolution(run):
 
 def test_it_counts_only_the_first_interval_of_a_segment_as_first_response(run):
     facts = run([start(0), customer(1), agent(2), customer(10), customer(11), agent(15)])
-    assert [f for f in facts if f[0] == "first_response"] == [("first_response", "bot-chat", 2, 1.0)]
+    assert [f for f in facts if f[0] == "first_response"] == [
+        ("first_response", "bot-chat", 2, 1.0)
+    ]
     # the wait runs from the first unanswered customer message
     assert [f for f in facts if f[0] == "response"] == [
         ("response", "bot-chat", 2, 1.0),
@@ -54,7 +56,14 @@ def test_it_counts_only_the_first_interval_of_a_segment_as_first_response(run):
 
 def test_it_starts_the_wait_for_a_human_at_the_handoff(run):
     facts = run(
-        [start(0), customer(1), agent(2), ev("handoff", 10, channel="chat"), agent(70), ev("resolved", 100)]
+        [
+            start(0),
+            customer(1),
+            agent(2),
+            ev("handoff", 10, channel="chat"),
+            agent(70),
+            ev("resolved", 100),
+        ]
     )
     assert ("segment", "bot-chat", 10, "escalated") in facts
     assert ("first_response", "chat", 70, 60.0) in facts
@@ -81,7 +90,17 @@ def test_it_ignores_an_agent_message_when_nobody_waits(run):
 
 
 def test_it_reopens_implicitly_when_the_customer_writes_after_the_end(run):
-    facts = run([start(0), customer(1), agent(2), ev("resolved", 10), customer(100), agent(130), ev("resolved", 200)])
+    facts = run(
+        [
+            start(0),
+            customer(1),
+            agent(2),
+            ev("resolved", 10),
+            customer(100),
+            agent(130),
+            ev("resolved", 200),
+        ]
+    )
     assert ("reopen", "bot-chat", 100) in facts
     assert ("first_response", "bot-chat", 130, 30.0) in facts
     # a reopen starts a new cycle: the second resolution counts from the reopen
@@ -93,7 +112,15 @@ def test_it_reopens_implicitly_when_the_customer_writes_after_the_end(run):
 
 
 def test_it_reopens_explicitly_into_the_last_channel_with_the_customer_waiting(run):
-    facts = run([start(0), ev("handoff", 5, channel="chat"), ev("abandoned", 50), ev("reopened", 100), agent(110)])
+    facts = run(
+        [
+            start(0),
+            ev("handoff", 5, channel="chat"),
+            ev("abandoned", 50),
+            ev("reopened", 100),
+            agent(110),
+        ]
+    )
     assert ("reopen", "chat", 100) in facts
     assert ("first_response", "chat", 110, 10.0) in facts
 
@@ -127,7 +154,10 @@ def test_it_starts_implicitly_in_the_channel_of_a_first_event_that_is_not_a_star
 
 def test_it_records_an_anomaly_when_a_first_event_has_no_channel(run):
     facts = run([customer(0), start(5)])
-    assert facts == [("anomaly", None, 0, "message before start, no channel"), ("started", "bot-chat", 5)]
+    assert facts == [
+        ("anomaly", None, 0, "message before start, no channel"),
+        ("started", "bot-chat", 5),
+    ]
 
 
 def test_it_counts_only_the_latest_csat_in_the_channel_it_was_given_in(run):
@@ -158,7 +188,9 @@ def test_it_counts_only_the_latest_csat_in_the_channel_it_was_given_in(run):
         (5, 7, 0, 1 + 4 * 4 / 6),
     ],
 )
-def test_it_judges_satisfaction_at_eighty_percent_of_the_scale_rounded_up(run, score, scale, satisfied, mean):
+def test_it_judges_satisfaction_at_eighty_percent_of_the_scale_rounded_up(
+    run, score, scale, satisfied, mean
+):
     facts = run([start(0), ev("resolved", 1), ev("csat", 2, score=score, scale=scale)])
     assert facts[-1] == ("csat", "bot-chat", 2, pytest.approx(mean), satisfied)
 

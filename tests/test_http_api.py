@@ -34,8 +34,12 @@ def test_it_accepts_a_json_array_and_counts_a_retry_as_duplicates(live):
 
 
 def test_it_accepts_ndjson_and_rejects_bad_items_by_index_keeping_the_rest(live):
-    body = ndjson(CONVERSATION[:2]) + b"{broken\n" + ndjson([{**CONVERSATION[2], "author": "robot"}])
-    answer = live.http.post("/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})
+    body = (
+        ndjson(CONVERSATION[:2]) + b"{broken\n" + ndjson([{**CONVERSATION[2], "author": "robot"}])
+    )
+    answer = live.http.post(
+        "/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+    )
     assert answer.status_code == 200
     result = answer.json()
     assert (result["accepted"], result["duplicates"]) == (2, 0)
@@ -43,18 +47,26 @@ def test_it_accepts_ndjson_and_rejects_bad_items_by_index_keeping_the_rest(live)
     assert (broken["index"], broken["id"]) == (2, None)
     assert broken["error"].startswith("invalid JSON: ")
     assert robot == {
-        "index": 3, "id": "e3", "error": "field `author`: must be one of agent, customer, system (got 'robot')",
-    }  # fmt: skip
+        "index": 3,
+        "id": "e3",
+        "error": "field `author`: must be one of agent, customer, system (got 'robot')",
+    }
     quarantined = live.store.quarantined()
-    assert [row.raw for row in quarantined][0] == "{broken"
+    assert quarantined[0].raw == "{broken"
     assert quarantined[1].reason.startswith("field `author`")
 
 
 def test_it_rejects_an_id_reused_for_other_content_as_a_conflict(live):
     live.http.post("/api/v1/events", json=CONVERSATION[:1])
-    answer = live.http.post("/api/v1/events", json=[{**CONVERSATION[0], "timestamp": CONVERSATION[0]["timestamp"] + 1}])
+    answer = live.http.post(
+        "/api/v1/events", json=[{**CONVERSATION[0], "timestamp": CONVERSATION[0]["timestamp"] + 1}]
+    )
     assert answer.json()["rejected"] == [
-        {"index": 0, "id": "e1", "error": "field `id`: already used by an event with different content (conflict)"}
+        {
+            "index": 0,
+            "id": "e1",
+            "error": "field `id`: already used by an event with different content (conflict)",
+        }
     ]
 
 
@@ -75,10 +87,14 @@ def test_it_answers_413_to_a_body_over_the_limit(serve_app):
 def test_it_requires_a_bearer_token_for_writes_when_tokens_are_configured(serve_app):
     live = serve_app(tokens=["s3cret-token"])
     assert live.http.post("/api/v1/events", json=CONVERSATION).status_code == 401
-    wrong = live.http.post("/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer nope"})
+    wrong = live.http.post(
+        "/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401
     assert wrong.headers["WWW-Authenticate"].startswith("Bearer")
-    right = live.http.post("/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer s3cret-token"})
+    right = live.http.post(
+        "/api/v1/events", json=CONVERSATION, headers={"Authorization": "Bearer s3cret-token"}
+    )
     assert right.json()["accepted"] == 7
     assert live.http.get("/metrics").status_code == 200  # reads stay open
     assert live.http.get("/api/v1/summary").status_code == 200
@@ -86,7 +102,13 @@ def test_it_requires_a_bearer_token_for_writes_when_tokens_are_configured(serve_
 
 def test_it_serves_the_same_summary_as_the_report(live):
     live.http.post("/api/v1/events", json=CONVERSATION)
-    for params in ({}, {"group_by": "kind"}, {"group_by": "topic"}, {"kind": "human"}, {"channel": "chat"}):
+    for params in (
+        {},
+        {"group_by": "kind"},
+        {"group_by": "topic"},
+        {"kind": "human"},
+        {"channel": "chat"},
+    ):
         answer = live.http.get("/api/v1/summary", params=params)
         expected = report_from_store(live.store, parse_query(**params))
         assert answer.json() == json.loads(json.dumps(expected))
@@ -111,7 +133,10 @@ def test_it_filters_the_summary_by_a_half_open_window(live):
         ({"group_by": "team"}, "`group_by` must be one of channel, kind, topic"),
         ({"from": "yesterday"}, "`from`: not an ISO 8601 instant"),
         ({"kind": "robot"}, "`kind` must be ai or human"),
-        ({"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"}, "`to` must be after `from`"),
+        (
+            {"from": "2026-11-02T00:00:00Z", "to": "2026-11-01T00:00:00Z"},
+            "`to` must be after `from`",
+        ),
     ],
 )
 def test_it_answers_400_to_a_bad_summary_parameter(live, params, message):
@@ -137,7 +162,9 @@ def test_it_shows_an_overview_page_with_ai_and_human_side_by_side(live):
 
 
 def test_it_serves_openmetrics_when_the_scraper_asks(live):
-    answer = live.http.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    answer = live.http.get(
+        "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+    )
     assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
     assert answer.text.endswith("# EOF\n")
     plain = live.http.get("/metrics")

@@ -10,13 +10,20 @@ from collector.settings import parse_settings
 from collector.store import Store, make_engine
 from tests.conftest import CHANNELS, LiveServer
 
-EVENT = {"conversation_id": "c1", "type": "conversation_started", "timestamp": 1_793_527_200, "channel": "chat"}
+EVENT = {
+    "conversation_id": "c1",
+    "type": "conversation_started",
+    "timestamp": 1_793_527_200,
+    "channel": "chat",
+}
 
 
 @pytest.fixture
 def cut_off() -> LiveServer:
     """A live server whose database has gone away (nothing listens on port 9)."""
-    settings = parse_settings({"channels": CHANNELS, "database_url": "postgresql+psycopg://tm:pw@127.0.0.1:9/tm"})
+    settings = parse_settings(
+        {"channels": CHANNELS, "database_url": "postgresql+psycopg://tm:pw@127.0.0.1:9/tm"}
+    )
     server = LiveServer(settings, Store(make_engine(settings.database_url), settings))
     yield server
     server.stop()

@@ -18,7 +18,11 @@ def chatwoot_live(serve_app):
 
 
 def post(live, path: Path):
-    return live.http.post("/api/v1/webhooks/chatwoot", content=path.read_bytes(), headers={"Content-Type": "application/json"})
+    return live.http.post(
+        "/api/v1/webhooks/chatwoot",
+        content=path.read_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
 
 
 def test_it_measures_a_chatwoot_conversation_from_its_webhooks(chatwoot_live):
@@ -48,7 +52,12 @@ def test_it_ignores_webhooks_that_measure_nothing(chatwoot_live):
     ignored = [p for p in FIXTURES.glob("*.json") if "contact" in p.name or "webwidget" in p.name]
     assert ignored
     for path in ignored:
-        assert post(chatwoot_live, path).json() == {"accepted": 0, "duplicates": 0, "rejected": [], "ignored": True}
+        assert post(chatwoot_live, path).json() == {
+            "accepted": 0,
+            "duplicates": 0,
+            "rejected": [],
+            "ignored": True,
+        }
 
 
 def test_it_quarantines_a_payload_that_is_not_what_chatwoot_documents(chatwoot_live):

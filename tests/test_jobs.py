@@ -9,16 +9,22 @@ import orjson
 import pytest
 
 from collector.demo import LiveFeed
+from collector.jobs import feed_demo, import_spool, maintain_rollups
 from collector.metrics import Query
 from collector.reporting import report_from_store
-from collector.jobs import feed_demo, import_spool, maintain_rollups
 from collector.rollup import contributions
 from collector.scheduler import SchedulerLock, guarded
 from collector.schema import Validator
 from collector.store import Store, make_engine
 from tests.events import agent, customer, ev, start
 
-EVENTS = [start(0, id="s1"), customer(1, id="s2"), agent(4, id="s3"), ev("resolved", 60, id="s4"), ev("csat", 90, id="s5", score=5)]
+EVENTS = [
+    start(0, id="s1"),
+    customer(1, id="s2"),
+    agent(4, id="s3"),
+    ev("resolved", 60, id="s4"),
+    ev("csat", 90, id="s5", score=5),
+]
 
 
 def line(event: dict) -> bytes:
@@ -35,7 +41,9 @@ def spool(tmp_path):
 def test_it_imports_complete_lines_of_new_and_grown_spool_files(store, spool):
     validator = Validator(store.settings)
     log = spool / "a.jsonl"
-    log.write_bytes(line(EVENTS[0]) + line(EVENTS[1]) + line(EVENTS[2])[:20])  # last line half-written
+    log.write_bytes(
+        line(EVENTS[0]) + line(EVENTS[1]) + line(EVENTS[2])[:20]
+    )  # last line half-written
     assert import_spool(store, validator, spool) is True
     assert store.event_counts()["accepted"] == 2
     assert import_spool(store, validator, spool) is False  # nothing complete is new
@@ -68,7 +76,13 @@ def test_it_rebuilds_the_totals_when_the_buckets_change(store, write, make_setti
         assert maintain_rollups(other) is True
         facts = [(k, ch, v, fl, lb) for k, ch, _, v, fl, lb, _ in other.facts()]
         expected = contributions(facts, other.layout)
-        totals = Counter({cell: value for cell, value in other.totals().items() if cell[1] not in ("events", "last_event")})
+        totals = Counter(
+            {
+                cell: value
+                for cell, value in other.totals().items()
+                if cell[1] not in ("events", "last_event")
+            }
+        )
         assert totals == +expected
         # a 3 s first response lands in le=3.0 (a bound holds values up to and including it)
         assert other.totals()[("bot-chat", "first_response", "3.0")] == 1
@@ -93,7 +107,10 @@ def test_it_lets_only_one_scheduler_hold_the_lock(store):
 
 def test_it_runs_a_guarded_job_only_under_the_lock_and_logs_its_failure(store, caplog):
     runs: list[str] = []
-    holder, other = SchedulerLock(store), Store(make_engine(store.settings.database_url), store.settings)
+    holder, other = (
+        SchedulerLock(store),
+        Store(make_engine(store.settings.database_url), store.settings),
+    )
     standby = SchedulerLock(other)
     try:
         assert holder.acquire()

@@ -9,7 +9,12 @@ from collector.schema import Validator
 from collector.settings import parse_settings
 from tests.conftest import CHANNELS
 
-OK = {"conversation_id": "c1", "type": "conversation_started", "timestamp": "2026-11-01T10:00:00Z", "channel": "chat"}
+OK = {
+    "conversation_id": "c1",
+    "type": "conversation_started",
+    "timestamp": "2026-11-01T10:00:00Z",
+    "channel": "chat",
+}
 
 
 @pytest.fixture
@@ -52,7 +57,9 @@ def test_it_reads_a_naive_timestamp_in_the_configured_zone():
     assert event.ts == 1_793_527_200_000_000
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-11-01", "2026-13-01T00:00:00Z", True, None, [1], -5])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-11-01", "2026-13-01T00:00:00Z", True, None, [1], -5]
+)
 def test_it_rejects_a_timestamp_that_is_not_one(validator, value):
     assert reject(validator, timestamp=value).field == "timestamp"
 

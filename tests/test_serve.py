@@ -18,7 +18,12 @@ from tests.conftest import CHANNELS
 from tests.events import agent, customer, ev, start
 
 TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]
-CONVERSATION = [start(0, id="p1"), customer(1, id="p2"), agent(3, id="p3"), ev("resolved", 50, id="p4")]
+CONVERSATION = [
+    start(0, id="p1"),
+    customer(1, id="p2"),
+    agent(3, id="p3"),
+    ev("resolved", 50, id="p4"),
+]
 
 
 class Service:
@@ -90,7 +95,9 @@ def test_it_serves_a_live_demo_whose_numbers_move_and_stops_cleanly_on_sigterm(l
     before = started_so_far(service)
     wait_for(lambda: started_so_far(service) > before)
     metrics = service.http.get("/metrics").text
-    assert re.search(r'touchmetrics_conversations_started_total\{channel="bot-chat",kind="ai"\} [1-9]', metrics)
+    assert re.search(
+        r'touchmetrics_conversations_started_total\{channel="bot-chat",kind="ai"\} [1-9]', metrics
+    )
     assert service.http.get("/").status_code == 200
     code, err = service.stop()
     assert code == 0
@@ -103,7 +110,10 @@ def test_it_shows_the_same_numbers_from_two_processes_and_after_a_restart(launch
     second = launch("--no-scheduler")
     assert first.http.post("/api/v1/events", json=CONVERSATION).json()["accepted"] == 4
     exposition = first.http.get("/metrics").text
-    assert 'touchmetrics_segments_ended_total{channel="bot-chat",kind="ai",outcome="resolved"} 1.0' in exposition
+    assert (
+        'touchmetrics_segments_ended_total{channel="bot-chat",kind="ai",outcome="resolved"} 1.0'
+        in exposition
+    )
     assert second.http.get("/metrics").text == exposition
     assert second.http.get("/api/v1/summary").json() == first.http.get("/api/v1/summary").json()
     first.stop()
@@ -112,9 +122,8 @@ def test_it_shows_the_same_numbers_from_two_processes_and_after_a_restart(launch
 
 
 def test_it_refuses_to_serve_writes_on_a_public_address_without_a_token(tmp_path):
-    result = subprocess.run(
-        [*TOUCHMETRICS, "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True, text=True, timeout=30, env={"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": ""},
-    )  # fmt: skip
+    env = {"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{tmp_path}/x.db", "PATH": ""}
+    command = [*TOUCHMETRICS, "serve", "--host", "0.0.0.0", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a token" in result.stderr

@@ -23,10 +23,11 @@ def parse_body(body: bytes) -> list[Record]:
         try:
             items = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise MalformedBody(
-                f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (char {exc.pos})"
-            ) from exc
-        return [Record(i, 0, orjson.dumps(item).decode(), items=[item]) for i, item in enumerate(items)]
+            where = f"line {exc.lineno}, column {exc.colno} (char {exc.pos})"
+            raise MalformedBody(f"malformed JSON: {exc.msg} at {where}") from exc
+        return [
+            Record(i, 0, orjson.dumps(item).decode(), items=[item]) for i, item in enumerate(items)
+        ]
     return _ndjson(body)
 
 
@@ -40,7 +41,9 @@ def _ndjson(body: bytes) -> list[Record]:
         try:
             records.append(Record(index, 0, raw, items=[orjson.loads(line)]))
         except orjson.JSONDecodeError as exc:
-            records.append(Record(index, 0, raw, error=f"invalid JSON: {exc.msg} at column {exc.colno}"))
+            records.append(
+                Record(index, 0, raw, error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+            )
     if not records:
         raise MalformedBody("empty body: send a JSON array or NDJSON of events")
     return records
