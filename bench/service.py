@@ -1,0 +1,97 @@
+"""`touchmetrics serve` in a child process on a free loopback port, for the HTTP benchmarks."""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+CLI = REPO / ".venv" / "bin" / "touchmetrics"
+CHANNELS = {  # the demo generator's channels
+    "bot-chat": {"kind": "ai", "title": "Web chat assistant"},
+    "voice-bot": {"kind": "ai", "title": "Voice bot"},
+    "chat": {"kind": "human", "title": "Live chat agents"},
+    "phone": {"kind": "human", "title": "Phone agents"},
+    "email": {"kind": "human", "title": "Email support"},
+}
+
+
+def write_config(path: Path, database_url: str, **settings: Any) -> Path:
+    path.write_text(
+        yaml.safe_dump({"channels": CHANNELS, "database_url": database_url, **settings})
+    )
+    return path
+
+
+def child_env() -> dict[str, str]:
+    # TOUCHMETRICS_* from the caller's shell would override the benchmark's config file.
+    return {k: v for k, v in os.environ.items() if not k.startswith("TOUCHMETRICS_")}
+
+
+@contextmanager
+def serving(config: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
+    """Start the service on port 0; yield its base URL once /readyz answers 200."""
+    command = [str(CLI), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", "0"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
+    try:
+        base = _wait_ready(proc, log, timeout)
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], log: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = re.search(r"serving on (http://\S+)", log.read_text(errors="replace"))
+        if found and _ready(found.group(1)):
+            return found.group(1)
+        time.sleep(0.1)
+    tail = log.read_text(errors="replace")[-2000:]
+    raise SystemExit(f"touchmetrics serve did not become ready (exit {proc.poll()}):\n{tail}")
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/readyz", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run_cli(args: Sequence[str]) -> None:
+    """`touchmetrics ARGS`, stopping the benchmark when it fails."""
+    done = subprocess.run([str(CLI), *args], env=child_env(), capture_output=True, check=False)
+    if done.returncode != 0:
+        detail = done.stderr.decode(errors="replace")[-2000:]
+        raise SystemExit(f"failed ({done.returncode}): touchmetrics {' '.join(args)}\n{detail}")
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between closest ranks, as numpy's default (and the report)."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
