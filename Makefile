@@ -15,9 +15,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	@mkdir -p var
-	$(BIN)/touchmetrics demo generate --conversations 5000 --seed 7 -o var/demo.jsonl
-	$(BIN)/touchmetrics ingest --config examples/demo.yaml var/demo.jsonl
-	$(BIN)/touchmetrics report --config examples/demo.yaml --format table
+	$(BIN)/touchmetrics serve --demo --config examples/demo.yaml
 
 test: $(STAMP)
 	$(BIN)/pytest
