@@ -50,11 +50,14 @@ def maintain_rollups(store: Store) -> bool:
     1. Compare the bucket layout in force with the one the totals were built for.
     2. If they differ (or were never recorded), recount every fact into the new buckets.
     """
-    if totals_layout(store) == store.layout.fingerprint:
+    recorded = totals_layout(store)
+    if recorded == store.layout.fingerprint:
         return False
     started = time.monotonic()
     rebuild_totals(store)
-    log.info("rebuilt the totals for new histogram buckets in %.1fs", time.monotonic() - started)
+    if recorded is not None:
+        elapsed = time.monotonic() - started
+        log.info("recounted the totals into new histogram buckets in %.1fs", elapsed)
     return True
 
 
