@@ -444,11 +444,7 @@ def _placeholder(engine: Engine) -> str:
 
 
 def _event_row(e: Event, raw: str, source: str, received: int) -> tuple[Any, ...]:
-    # In the column order of tables.events.
-    return (
-        e.id, e.conversation_id, e.type, e.ts, e.channel, e.kind, e.author, e.public,
-        e.score, e.scale, e.topic, e.content_hash, raw, source, received,
-    )  # fmt: skip
+    return (*e, raw, source, received)  # Event's fields are the first columns of events
 
 
 def _conversation_row(cid: str, r: Any, events: Sequence[Any]) -> dict[str, Any]:
