@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -13,9 +15,14 @@ from collector.ingest import validate_record
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record
-from collector.store import Batch, BatchResult, Rejection
+from collector.store import Batch, BatchResult, Rejection, Store
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+# SQLite takes one writer at a time, and a writer that finds the lock taken polls for it with
+# growing sleeps, so under concurrent POSTs some requests starve for seconds. Queueing this
+# process's writers on a lock hands the database over at once; parsing and validation still
+# run concurrently. One lock for the process: two SQLite stores in one process are test-only.
+_SQLITE_WRITES = threading.Lock()
 
 
 @api.post("/events")
@@ -41,7 +48,8 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
         batch.events.extend(events)
         if rejection is not None:
             batch.rejections.append(rejection)
-    result: BatchResult = ctx.store.write_batch(batch)
+    with _writer_turn(ctx.store):
+        result: BatchResult = ctx.store.write_batch(batch)
     return {
         "accepted": result.accepted,
         "duplicates": result.duplicates,
@@ -54,6 +62,10 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
             for r in result.rejections
         ],
     }
+
+
+def _writer_turn(store: Store) -> AbstractContextManager[Any]:
+    return _SQLITE_WRITES if store.sqlite else nullcontext()
 
 
 def _id_of(records: list[Record], index: int | None) -> str | None:
