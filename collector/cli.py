@@ -84,11 +84,14 @@ def ingest(
     """Import JSON Lines of events (or CSV/TSV through --mapping) into the database."""
     from collector.database import open_store
     from collector.ingest import Summary, ingest_file
+    from collector.jobs import maintain_rollups
 
     settings = _settings(config_path)
     total = Summary()
     try:
         with open_store(settings) as store:
+            # Count into the bucket layout in force (and record it), as serve would.
+            maintain_rollups(store)
             validator = Validator(settings)
             for path in files:
                 reader = reader_for(path, mapping)

@@ -118,7 +118,13 @@ class Settings(BaseModel):
     max_body_bytes: int = Field(
         10 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger gets 413."
     )
-    http_threads: int = Field(8, ge=1, le=256, description="Worker threads of the WSGI server.")
+    http_threads: int = Field(
+        4,
+        ge=1,
+        le=256,
+        description="Worker threads of the WSGI server (writes take turns on SQLite: 4 was "
+        "faster than 8 in bench/http_ingest.py on 2 cores).",
+    )
     spool_dir: str | None = Field(
         None,
         description="Folder the scheduler watches for JSON Lines files; new and grown files "

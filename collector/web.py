@@ -8,10 +8,12 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from collector.app import context
 from collector.database import current_revision, head_revision
+from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, SEGMENT, STARTED
 from collector.errors import StoreError
-from collector.metrics import Query
-from collector.reporting import report_from_store
-from exporters.prometheus import render_metrics
+from collector.metrics import OUTCOMES
+from collector.store import EVENTS_CELL
+from exporters.prometheus import read_snapshot, render_metrics
+from exporters.prometheus.scrape import EVENT_RESULTS, Snapshot
 
 web = Blueprint("web", __name__, template_folder="templates")
 
@@ -43,8 +45,40 @@ def readyz() -> Any:
 
 @web.get("/")
 def overview() -> str:
-    """Per-channel table, AI next to human, with links to the machine-readable outputs."""
-    report = report_from_store(context().store, Query())
-    groups = sorted(report["groups"], key=lambda g: (g["kind"] != "ai", g["channel"]))
-    titles = {name: spec.title or name for name, spec in context().settings.channels.items()}
-    return render_template("overview.html", groups=groups, titles=titles, events=report["events"])
+    """Per-channel table, AI next to human, read from the all-time totals like /metrics,
+    so the page costs the same however much history is stored."""
+    ctx = context()
+    snapshot = read_snapshot(ctx.store)
+    titles = {name: spec.title or name for name, spec in ctx.settings.channels.items()}
+    rows = [channel_row(snapshot, name, kind) for name, kind in snapshot.channels()]
+    rows.sort(key=lambda row: (row["kind"] != "ai", row["channel"]))
+    events = {
+        result: int(snapshot.value(EVENTS_CELL, "events", result)) for result in EVENT_RESULTS
+    }
+    return render_template("overview.html", rows=rows, titles=titles, events=events)
+
+
+def channel_row(snapshot: Snapshot, channel: str, kind: str) -> dict[str, Any]:
+    """One channel's all-time figures: counts, rates and mean times."""
+
+    def get(series: str, label: str = "") -> float:
+        return snapshot.value(channel, series, label)
+
+    ended = sum(get(SEGMENT, outcome) for outcome in OUTCOMES)
+    responses = get(CSAT, "responses")
+    return {
+        "channel": channel,
+        "kind": kind,
+        "started": int(get(STARTED)),
+        "ended": int(ended),
+        "rates": {o: get(SEGMENT, o) / ended if ended else None for o in OUTCOMES},
+        "first_response": _mean(get(FIRST_RESPONSE, "sum"), get(FIRST_RESPONSE, "count")),
+        "resolution": _mean(get(RESOLUTION, "sum"), get(RESOLUTION, "count")),
+        "csat": get(CSAT, "satisfied") / responses if responses else None,
+        "csat_n": int(responses),
+        "reopened": int(get(REOPEN)),
+    }
+
+
+def _mean(total: float, count: float) -> float | None:
+    return total / count if count else None

@@ -158,7 +158,7 @@ def test_it_shows_an_overview_page_with_ai_and_human_side_by_side(live):
     assert page.index("Web chat assistant") < page.index("Live chat agents")  # AI first
     assert '<span class="kind ai">ai</span>' in page
     assert 'href="/metrics"' in page and 'href="/api/v1/summary"' in page
-    assert "60.0 s" in page  # chat's first response
+    assert "60.0 s" in page  # chat's mean first response
 
 
 def test_it_serves_openmetrics_when_the_scraper_asks(live):
