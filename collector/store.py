@@ -23,6 +23,7 @@ from sqlalchemy import (
     delete,
     event,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -131,6 +132,7 @@ class Store:
         self._insert_events = _driver_insert(engine, t.events)
         self._insert_facts = _driver_insert(engine, t.facts, _FACT_COLUMNS)
         self._mark = _placeholder(engine)
+        self._growth = _Growth()
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -149,11 +151,21 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 result = self._write(conn, batch)
+            if not self.sqlite and self._growth.due(result.accepted):
+                self._analyze()
         except OperationalError as exc:
             raise StoreError(f"database unavailable: {_short(exc)}") from exc
         except SQLAlchemyError as exc:
             raise StoreError(f"database write failed: {_short(exc)}") from exc
         return result
+
+    def _analyze(self) -> None:
+        # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
+        # table that grew from nothing is still "tiny" and the id lookups scan it whole
+        # (an import of 33k calls took 267 s instead of seconds).
+        with self.engine.connect() as conn:
+            conn.execute(text("ANALYZE events, conversations, facts"))
+            conn.commit()
 
     def _write(self, conn: Any, batch: Batch) -> BatchResult:
         result = BatchResult(rejections=list(batch.rejections))
@@ -483,6 +495,22 @@ def _latest_by_channel(
             if channel is not None and event_.ts > latest.get(channel, -1):
                 latest[channel] = event_.ts
     return latest
+
+
+class _Growth:
+    """Says when this process has written enough rows for fresh planner statistics:
+    10,000 events, then each time the count doubles, so a long import analyses a few times."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.next_at = 10_000
+
+    def due(self, accepted: int) -> bool:
+        self.written += accepted
+        if self.written < self.next_at:
+            return False
+        self.next_at = 2 * self.written
+        return True
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
