@@ -88,8 +88,9 @@ def validate_record(
 
 def batches(
     records: Iterable[Record], validator: Validator, source: str, size: int
-) -> Iterator[tuple[Batch, Record]]:
-    """Group validated records into batches of ``size``; yields each with its last record."""
+) -> Iterator[tuple[Batch, Record, int]]:
+    """Group validated records into batches of ``size``; yields each with its last record
+    and how many records it holds."""
     batch = Batch(source)
     last: Record | None = None
     count = 0
@@ -100,10 +101,10 @@ def batches(
             batch.rejections.append(rejection)
         last, count = record, count + 1
         if count >= size:
-            yield batch, last
+            yield batch, last, count
             batch, count = Batch(source), 0
     if last is not None and count:
-        yield batch, last
+        yield batch, last, count
 
 
 def ingest_file(
@@ -122,9 +123,10 @@ def ingest_file(
     summary.resumed_at_line = line
     records = reader.records(path, offset, line, complete_only=complete_only)
     with rare_collections():
-        for batch, last in batches(records, validator, source, store.settings.ingest_batch_size):
+        size = store.settings.ingest_batch_size
+        for batch, last, count in batches(records, validator, source, size):
             batch.checkpoint = Checkpoint(source, fingerprint(path, last.end), last.end, last.line)
-            summary.records += last.line - line
+            summary.records += count  # not lines: headers, blank lines and wrapped rows differ
             summary.add(store.write_batch(batch))
             if progress is not None:
                 progress(last.end - offset)

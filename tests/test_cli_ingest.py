@@ -206,3 +206,13 @@ def offline_config(tmp_path: Path) -> Path:
     path = tmp_path / "offline.yaml"
     path.write_text(yaml.safe_dump({"channels": CHANNELS}))
     return path
+
+
+def test_it_counts_records_not_lines(cli, config_file, tmp_path):
+    log = tmp_path / "gappy.jsonl"
+    log.write_text(
+        "\n".join(orjson.dumps(e).decode() for e in CONVERSATION[:3]).replace("\n", "\n\n", 1)
+        + "\n"
+    )
+    result = json.loads(cli("ingest", "--config", config_file, "--json", log).stdout)
+    assert (result["records"], result["accepted"]) == (3, 3)
