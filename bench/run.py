@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import CONFIG, OUT, Figures, Run, generated, line_count, run
 
+SCENARIOS = ["ingest", "report"]
 Row = tuple[str, int, Figures]  # scenario, events in the input, figures
 
 
@@ -39,8 +40,10 @@ def main() -> None:
     for size in sizes:
         path = generated(size)
         events = line_count(path)
-        rows.append(("ingest sqlite", events, _repeat(runs, partial(_ingest_sqlite, path))))
-        rows.append(("report file", events, _repeat(runs, partial(_report_file, path))))
+        if "ingest" in args.only:
+            rows.append(("ingest sqlite", events, _repeat(runs, partial(_ingest_sqlite, path))))
+        if "report" in args.only:
+            rows.append(("report file", events, _repeat(runs, partial(_report_file, path))))
         if args.postgres:
             with _postgres_database(args.postgres) as url:
                 figures = _repeat(runs, partial(_ingest_postgres, path, url))
@@ -54,6 +57,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--runs", type=int, help="runs per scenario (median is shown)")
     parser.add_argument("--sizes", type=int, nargs="+", help="event counts to generate")
     parser.add_argument("--postgres", metavar="URL", help="also ingest into PostgreSQL at URL")
+    parser.add_argument(
+        "--only", nargs="*", choices=SCENARIOS, default=SCENARIOS, help="SQLite scenarios to run"
+    )
     return parser.parse_args()
 
 
