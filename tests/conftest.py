@@ -50,26 +50,38 @@ def require(condition: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str | None]:
-    """A database of this session's own on the PostgreSQL server, dropped at the end."""
+def create_postgres_database(prefix: str = "tm_test") -> str | None:
+    """A new, migrated database on the PostgreSQL server; None when there is no server."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"tm_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError:
+        return None
+    finally:
         admin.dispose()
-        yield None
-        return
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    yield url
+    return url
+
+
+def drop_postgres_database(url: str) -> None:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str | None]:
+    """A database of this session's own on the PostgreSQL server, dropped at the end."""
+    url = create_postgres_database()
+    yield url
+    if url is not None:
+        drop_postgres_database(url)
 
 
 @pytest.fixture(scope="session")

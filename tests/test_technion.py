@@ -3,9 +3,9 @@
 The expected figures are computed here from the TSV with the csv module alone, by the
 rules the mapping's comments state, and compared with what touchmetrics reports.
 
-PostgreSQL imports this data set several times slower than SQLite, so the whole month is
-imported once, on SQLite (module scope), and reported from the store and straight from
-the file; both backends import a slice that holds every edge case the mapping decides.
+The whole month is imported once per backend (module scope) and reported from the store
+and straight from the file; both backends also import a slice that holds every edge case
+the mapping decides.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from click.testing import CliRunner
 from collector.cli import main
 from collector.database import open_store
 from collector.settings import parse_settings
-from tests.conftest import REPO, SHARED_DATA, require
+from tests.conftest import (
+    REPO,
+    SHARED_DATA,
+    create_postgres_database,
+    drop_postgres_database,
+    require,
+)
 
 TSV = SHARED_DATA / "technion_anonymous_bank_1999_02.tsv"
 MAPPING = REPO / "examples" / "technion_bank.yaml"
@@ -135,15 +141,26 @@ class Imported:
     summary: dict[str, Any]
 
 
-@pytest.fixture(scope="module")
-def sqlite_month(
-    tsv: Path, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
-) -> Imported:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def imported_month(
+    request: pytest.FixtureRequest,
+    tsv: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    sqlite_template: Path,
+) -> Iterator[Imported]:
+    """The whole month imported once per backend, into a database of its own."""
     folder = tmp_path_factory.mktemp("technion")
-    shutil.copy(sqlite_template, folder / "technion.db")
-    url = f"sqlite:///{folder / 'technion.db'}"
+    if request.param == "sqlite":
+        shutil.copy(sqlite_template, folder / "technion.db")
+        url: str | None = f"sqlite:///{folder / 'technion.db'}"
+    else:
+        url = create_postgres_database("tm_technion")
+        require(url is not None, "no PostgreSQL server for the month import")
+    assert url is not None
     config = write_config(folder / "config.yaml", url)
-    return Imported(url, config, ingest(config, tsv))
+    yield Imported(url, config, ingest(config, tsv))
+    if request.param == "postgresql":
+        drop_postgres_database(url)
 
 
 def assert_report_matches(result: dict[str, Any], expected: Expected) -> None:
@@ -172,20 +189,20 @@ def assert_report_matches(result: dict[str, Any], expected: Expected) -> None:
 
 
 @pytest.mark.slow
-def test_it_accounts_for_every_call_of_the_month(sqlite_month, month):
+def test_it_accounts_for_every_call_of_the_month(imported_month, month):
     assert month.calls == CALLS
-    rejected = quarantined(sqlite_month.database_url)
-    assert len(rejected) == sqlite_month.summary["rejected"] == month.phantom
+    rejected = quarantined(imported_month.database_url)
+    assert len(rejected) == imported_month.summary["rejected"] == month.phantom
     assert {r.reason.rsplit(": ", 1)[1] for r in rejected} == {
         "PHANTOM is a virtual call; the Technion documentation says to ignore it"
     }
-    started = report("--config", sqlite_month.config)["groups"]
+    started = report("--config", imported_month.config)["groups"]
     assert sum(g["conversations_started"] for g in started) + len(rejected) == CALLS
 
 
 @pytest.mark.slow
-def test_it_reports_the_month_as_the_tsv_says(sqlite_month, month):
-    assert_report_matches(report("--config", sqlite_month.config), month)
+def test_it_reports_the_month_as_the_tsv_says(imported_month, month):
+    assert_report_matches(report("--config", imported_month.config), month)
 
 
 @pytest.mark.slow
