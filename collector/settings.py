@@ -67,6 +67,16 @@ class ChatwootSettings(BaseModel):
         return _checked_channel(value)
 
 
+def checked_zone(value: str | None) -> str | None:
+    """An IANA time zone name that zoneinfo knows, or None."""
+    if value is not None:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
 def _checked_channel(value: str) -> str:
     if not CHANNEL_NAME.fullmatch(value):
         raise ValueError(f"channel name {value!r} must match {CHANNEL_NAME.pattern}")
@@ -163,12 +173,7 @@ class Settings(BaseModel):
     @field_validator("default_timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return checked_zone(value)
 
     @field_validator("response_buckets", "resolution_buckets")
     @classmethod

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -115,6 +116,14 @@ def database_url(
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
     engine.dispose()
     yield postgres_server_url
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, database_url: str) -> Path:
+    """A configuration file with the demo channels on the test database."""
+    path = tmp_path / "touchmetrics.yaml"
+    path.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
+    return path
 
 
 @pytest.fixture

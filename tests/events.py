@@ -24,3 +24,15 @@ def customer(t: float, **fields: Any) -> dict[str, Any]:
 
 def agent(t: float, **fields: Any) -> dict[str, Any]:
     return ev("message", t, author="agent", **fields)
+
+
+# A bot conversation handed to live chat, answered, resolved and rated.
+CONVERSATION = [
+    start(0, id="e1"),
+    customer(1, id="e2"),
+    agent(3, id="e3"),
+    ev("handoff", 10, channel="chat", id="e4"),
+    agent(70, id="e5"),
+    ev("resolved", 100, id="e6"),
+    ev("csat", 200, score=4, id="e7"),
+]

@@ -12,14 +12,7 @@ from click.testing import CliRunner
 
 from collector.cli import main
 from tests.conftest import CHANNELS
-from tests.events import agent, customer, ev, start
-
-
-@pytest.fixture
-def config_file(tmp_path: Path, database_url: str) -> Path:
-    path = tmp_path / "touchmetrics.yaml"
-    path.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
-    return path
+from tests.events import CONVERSATION, start
 
 
 @pytest.fixture
@@ -37,17 +30,6 @@ def jsonl(path: Path, events: list[dict], *, append: bool = False) -> Path:
         for event in events:
             handle.write(orjson.dumps(event).decode() + "\n")
     return path
-
-
-CONVERSATION = [
-    start(0, id="e1"),
-    customer(1, id="e2"),
-    agent(3, id="e3"),
-    ev("handoff", 10, channel="chat", id="e4"),
-    agent(70, id="e5"),
-    ev("resolved", 100, id="e6"),
-    ev("csat", 200, score=4, id="e7"),
-]
 
 
 def test_it_imports_a_log_and_reports_it(cli, config_file, tmp_path):

@@ -321,13 +321,6 @@ def cli():
 
 
 @pytest.fixture
-def config_file(tmp_path: Path, database_url: str) -> Path:
-    path = tmp_path / "touchmetrics.yaml"
-    path.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
-    return path
-
-
-@pytest.fixture
 def mapping_file(tmp_path: Path) -> Path:
     return write_mapping(tmp_path / "mapping.yaml", MAPPING)
 

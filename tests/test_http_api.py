@@ -8,17 +8,7 @@ import orjson
 import pytest
 
 from collector.reporting import parse_query, report_from_store
-from tests.events import agent, customer, ev, start
-
-CONVERSATION = [
-    start(0, id="e1"),
-    customer(1, id="e2"),
-    agent(3, id="e3"),
-    ev("handoff", 10, channel="chat", id="e4"),
-    agent(70, id="e5"),
-    ev("resolved", 100, id="e6"),
-    ev("csat", 200, score=4, id="e7"),
-]
+from tests.events import CONVERSATION
 
 
 def ndjson(events: list[dict]) -> bytes:

@@ -10,12 +10,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from collector.errors import InputError
+from collector.settings import checked_zone
 
 EventType = Literal[
     "conversation_started", "reopened", "message", "handoff", "resolved", "abandoned", "csat"
@@ -182,12 +182,7 @@ class Timestamps(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise ValueError(f"unknown IANA time zone {value!r}") from exc
-        return value
+        return checked_zone(value)
 
     @model_validator(mode="after")
     def _rollover_needs_date(self) -> Timestamps:
