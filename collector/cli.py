@@ -3,6 +3,7 @@ under --strict, 2 a usage, input or configuration error."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -362,25 +363,31 @@ def serve(
 @main.command()
 @config_option
 def scheduler(config_path: Path | None) -> None:
-    """Run the scheduled jobs alone (spool import, rollup upkeep), for several web processes."""
+    """Run the scheduled jobs alone (spool import, totals upkeep), for several web processes."""
     from collector.database import open_store
     from collector.scheduler import build_scheduler
 
     settings = _settings(config_path)
     _configure_logging()
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         with open_store(settings) as store:
             jobs, lock = build_scheduler(store, blocking=True)
-            if not lock.acquire():
-                click.echo("another scheduler holds the lock; standing by", err=True)
+            holder = "this process" if lock.acquire() else "another scheduler (standing by)"
+            click.echo(f"touchmetrics scheduler started; the lock is held by {holder}", err=True)
             try:
                 jobs.start()
             except (KeyboardInterrupt, SystemExit):
-                pass
+                jobs.shutdown(wait=True)  # let a running job finish its transaction
             finally:
                 lock.release()
+                click.echo("touchmetrics scheduler stopped", err=True)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _configure_logging() -> None:

@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
+import orjson
 import pytest
 import yaml
 
+from collector.settings import parse_settings
+from collector.store import Store, make_engine
 from tests.conftest import CHANNELS
 from tests.events import agent, customer, ev, start
 
@@ -127,3 +130,28 @@ def test_it_refuses_to_serve_writes_on_a_public_address_without_a_token(tmp_path
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, env=env)
     assert result.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a token" in result.stderr
+
+
+def test_it_runs_the_scheduler_alone_importing_a_spool_folder_until_sigterm(tmp_path, database_url):
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    config = tmp_path / "scheduler.yaml"
+    settings = {"channels": CHANNELS, "database_url": database_url, "spool_dir": str(spool)}
+    config.write_text(yaml.safe_dump({**settings, "spool_interval_seconds": 0.2}))
+    process = subprocess.Popen(
+        [*TOUCHMETRICS, "scheduler", "--config", str(config)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        (spool / "batch.jsonl").write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in CONVERSATION))
+        store = Store(make_engine(database_url), parse_settings(settings))
+        try:
+            wait_for(lambda: store.event_counts()["accepted"] == len(CONVERSATION))
+        finally:
+            store.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    assert "the lock is held by this process" in err
+    assert "touchmetrics scheduler stopped" in err
