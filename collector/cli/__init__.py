@@ -1,0 +1,20 @@
+"""The `touchmetrics` command. Exit codes: 0 success, 1 a failed check or rejected input
+under --strict, 2 a usage, input or configuration error."""
+
+from __future__ import annotations
+
+import click
+
+from collector import __version__
+from collector.cli.data import ingest, quarantine, report
+from collector.cli.service import config, db, demo, scheduler, serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="touchmetrics")
+def main() -> None:
+    """Per-channel response time, resolution rate and CSAT, AI next to human."""
+
+
+for command in (serve, scheduler, ingest, report, quarantine, db, demo, config):
+    main.add_command(command)

@@ -1,0 +1,62 @@
+"""What the commands share: options, settings loading, readers and the error shape."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+
+from collector.errors import TouchmetricsError
+from collector.settings import Settings, load_settings
+from collector.sources.jsonl import JsonLinesReader
+from collector.sources.record import Reader
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TOUCHMETRICS_CONFIG",
+    help="YAML configuration (or $TOUCHMETRICS_CONFIG).",
+)
+mapping_option = click.option(
+    "--mapping",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="YAML column mapping for CSV/TSV files of one row per conversation.",
+)
+
+
+class Abort(click.ClickException):
+    """An error shown as `error: ...` with exit code 2."""
+
+    exit_code = 2
+
+    def format_message(self) -> str:
+        return self.message
+
+
+def load(config_path: Path | None) -> Settings:
+    try:
+        return load_settings(config_path)
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+
+
+def reader_for(path: Path, mapping: Path | None) -> Reader:
+    """JSON Lines unless a mapping is given or the file is CSV/TSV."""
+    if mapping is not None:
+        from collector.sources.csvmap import MappedCsvReader
+
+        return MappedCsvReader.from_file(mapping)
+    if path.suffix.lower() in (".csv", ".tsv"):
+        raise click.UsageError(f"{path}: CSV/TSV needs --mapping (see examples/)")
+    return JsonLinesReader()
+
+
+def configure_logging() -> None:
+    """Log lines with a time, for the long-running commands."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("apscheduler", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,198 @@
+"""Commands on data: ingest, report and the quarantine."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
+from collector.errors import TouchmetricsError
+from collector.metrics import GROUPINGS, Query, Window, parse_instant
+from collector.schema import Validator
+from exporters.report import FORMATS, render
+
+
+@click.command()
+@config_option
+@mapping_option
+@click.option("--strict", is_flag=True, help="Exit 1 when any record was rejected.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def ingest(
+    config_path: Path | None,
+    mapping: Path | None,
+    strict: bool,
+    as_json: bool,
+    files: tuple[Path, ...],
+) -> None:
+    """Import JSON Lines of events (or CSV/TSV through --mapping) into the database."""
+    from collector.database import open_store
+    from collector.ingest import Summary, ingest_file
+    from collector.jobs import maintain_rollups
+
+    settings = load(config_path)
+    total = Summary()
+    try:
+        with open_store(settings) as store:
+            # Count into the bucket layout in force (and record it), as serve would.
+            maintain_rollups(store)
+            validator = Validator(settings)
+            for path in files:
+                reader = reader_for(path, mapping)
+                with _progress(path) as advance:
+                    summary = ingest_file(store, validator, reader, path, progress=advance)
+                total.merge(summary)
+                if not as_json:
+                    click.echo(_summary_line(path, summary), err=True)
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+    if as_json:
+        click.echo(orjson.dumps(total.as_dict(), option=orjson.OPT_INDENT_2).decode())
+    else:
+        _print_rejections(total)
+    if strict and total.rejected:
+        sys.exit(1)
+
+
+def _summary_line(path: Path, s: Any) -> str:
+    resumed = f" (resumed after line {s.resumed_at_line})" if s.resumed_at_line else ""
+    return (
+        f"{path}{resumed}: {s.records} records, {s.accepted} accepted, "
+        f"{s.duplicates} duplicates, {s.rejected} rejected"
+    )
+
+
+def _print_rejections(total: Any) -> None:
+    if not total.rejected:
+        return
+    click.echo("rejected by reason:", err=True)
+    for reason, count in total.reasons.most_common():
+        click.echo(f"  {count:>8}  {reason}", err=True)
+    click.echo("first rejections:", err=True)
+    for example in total.examples:
+        click.echo(f"  {example}", err=True)
+    click.echo("see them all with `touchmetrics quarantine list`", err=True)
+
+
+class _progress:
+    """A byte-based progress bar on a terminal; nothing when stderr is not one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bar: Any = None
+
+    def __enter__(self) -> Any:
+        if not sys.stderr.isatty():
+            return None
+        self.bar = click.progressbar(
+            length=self.path.stat().st_size, label=self.path.name, file=sys.stderr
+        )
+        self.bar.__enter__()
+        return self.bar.update
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+
+@click.command()
+@config_option
+@mapping_option
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--from", "start", help="Window start, ISO 8601 (inclusive).")
+@click.option("--to", "end", help="Window end, ISO 8601 (exclusive).")
+@click.option("--group-by", type=click.Choice(GROUPINGS), default="channel", show_default=True)
+@click.option("--channel", help="Only this channel.")
+@click.option("--kind", type=click.Choice(["ai", "human"]), help="Only channels of this kind.")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def report(
+    config_path: Path | None, mapping: Path | None, fmt: str, start: str | None, end: str | None,
+    group_by: str, channel: str | None, kind: str | None, files: tuple[Path, ...],
+) -> None:  # fmt: skip
+    """Print the report, from the database or, given FILES, straight from them."""
+    settings = load(config_path)
+    query = Query(_window(start, end), group_by, channel, kind)
+    try:
+        result = (
+            _from_files(settings, query, files, mapping) if files else _from_store(settings, query)
+        )
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+    click.echo(render(result, fmt), nl=False)
+
+
+def _window(start: str | None, end: str | None) -> Window:
+    try:
+        return Window(parse_instant(start) if start else None, parse_instant(end) if end else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
+
+
+@click.group()
+def quarantine() -> None:
+    """Records that were rejected, with their position and reason."""
+
+
+@quarantine.command("list")
+@config_option
+@click.option("--limit", type=int, default=50, show_default=True)
+def quarantine_list(config_path: Path | None, limit: int) -> None:
+    """Show rejected records, oldest first."""
+    from collector.database import open_store
+
+    try:
+        with open_store(load(config_path)) as store:
+            rows = store.quarantined(limit)
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+    for row in rows:
+        click.echo(f"{row.position}: {row.reason}\n    {row.raw[:200]}")
+    if not rows:
+        click.echo("the quarantine is empty", err=True)
+
+
+@quarantine.command("export")
+@config_option
+@click.option(
+    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
+)
+def quarantine_export(config_path: Path | None, output: Any) -> None:
+    """Write every rejected record as JSON Lines: source, position, reason, raw."""
+    from collector.database import open_store
+
+    try:
+        with open_store(load(config_path)) as store:
+            rows = store.quarantined()
+    except TouchmetricsError as exc:
+        raise Abort(str(exc)) from exc
+    for row in rows:
+        item = {
+            "id": row.id,
+            "source": row.source,
+            "position": row.position,
+            "reason": row.reason,
+            "raw": row.raw,
+        }
+        output.write(orjson.dumps(item).decode() + "\n")
+
+
+def _from_store(settings: Any, query: Query) -> dict[str, Any]:
+    from collector.database import open_store
+    from collector.reporting import report_from_store
+
+    with open_store(settings) as store:
+        return report_from_store(store, query)
+
+
+def _from_files(
+    settings: Any, query: Query, files: tuple[Path, ...], mapping: Path | None
+) -> dict[str, Any]:
+    from collector.reporting import report_from_files
+
+    return report_from_files(settings, query, [(reader_for(p, mapping), p) for p in files])
