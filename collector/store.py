@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
@@ -174,10 +175,10 @@ class Store:
         events = [item.event for item in fresh]
         cells: Counter[tuple[str, str, str]] = Counter()
         if fresh:
-            conn.exec_driver_sql(
-                self._insert_events,
-                [_event_row(i.event, i.raw, batch.source, received) for i in fresh],
-            )
+            rows = [(*i.event, i.raw, batch.source, received) for i in fresh]
+            # In key order, inserts walk the id index's pages once instead of jumping around.
+            rows.sort(key=_first)
+            conn.exec_driver_sql(self._insert_events, rows)
             self._register_channels(conn, events)
             cells = self._derive(conn, events)
         result.accepted = len(fresh)
@@ -455,8 +456,7 @@ def _placeholder(engine: Engine) -> str:
     return {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
 
 
-def _event_row(e: Event, raw: str, source: str, received: int) -> tuple[Any, ...]:
-    return (*e, raw, source, received)  # Event's fields are the first columns of events
+_first = itemgetter(0)  # an event row's id: Event's fields are the first columns of events
 
 
 def _conversation_row(cid: str, r: Any, events: Sequence[Any]) -> dict[str, Any]:
