@@ -83,7 +83,7 @@ class Validator:
         if not isinstance(record, dict):
             raise InvalidEvent("(record)", "must be a JSON object")
         etype = record.get("type")
-        if etype not in TYPE_ORDER:
+        if not isinstance(etype, str) or etype not in TYPE_ORDER:
             raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
         # The usual valid value is checked inline; anything else takes the helper's checks
         # and error messages. Calls and repeated lookups are a real cost at 1M records.
@@ -97,7 +97,7 @@ class Validator:
         if author is None:
             if etype == "message":
                 raise InvalidEvent("author", "required on a message: customer, agent or system")
-        elif author not in AUTHORS:
+        elif not isinstance(author, str) or author not in AUTHORS:
             raise InvalidEvent("author", _required_one_of(author, sorted(AUTHORS)))
         public = record.get("public", True)
         if not isinstance(public, bool):
@@ -171,7 +171,7 @@ class Validator:
     ) -> tuple[str | None, str | None]:
         channel = record.get("channel")
         kind = record.get("kind")
-        if kind is not None and kind not in KINDS:
+        if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
             raise InvalidEvent("kind", _required_one_of(kind, sorted(KINDS)))
         if channel is None:
             if etype in ("conversation_started", "handoff"):

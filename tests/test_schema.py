@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from collector.errors import InvalidEvent
 from collector.schema import Validator
@@ -98,6 +102,16 @@ def test_it_names_the_field_and_the_rule_it_breaks(validator, changes, field, wo
     assert str(error).startswith(f"field `{field}`: ")
 
 
+@pytest.mark.parametrize("field", ["type", "author", "kind", "channel", "conversation_id", "id"])
+@pytest.mark.parametrize("value", [[], {}, ["chat"], {"a": 1}])
+def test_it_rejects_an_array_or_object_where_text_belongs(validator, field, value):
+    # unhashable values once crashed the import with a TypeError instead of a rejection
+    record = {**OK, "type": "message", "author": "customer", field: value}
+    with pytest.raises(InvalidEvent) as caught:
+        validator.validate(record)
+    assert caught.value.field == field
+
+
 def test_it_rejects_a_record_that_is_not_an_object(validator):
     with pytest.raises(InvalidEvent, match=r"field `\(record\)`: must be a JSON object"):
         validator.validate([1, 2])
@@ -125,3 +139,25 @@ def test_it_keeps_an_explicit_id_and_hashes_the_content_beside_it(validator):
     b = validator.validate({**OK, "id": "e-1", "attributes": {"topic": "billing"}})
     assert a.id == b.id == "e-1"
     assert a.content_hash != b.content_hash
+
+
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1)),
+        min_size=1,
+        max_size=30,
+    ),
+    precision=st.sampled_from(["seconds", "milliseconds", "microseconds"]),
+    zone=st.sampled_from(["Z", "z", "+00:00", "+05:30", "-08:00"]),
+)
+def test_it_reads_every_timestamp_as_the_full_parser_does_however_often_seen(
+    moments, precision, zone
+):
+    # a warm validator answers repeated minutes and seconds from memory; it must never differ
+    validator = Validator(parse_settings({"channels": CHANNELS}))
+    for moment in moments * 2:
+        text = moment.isoformat(timespec=precision) + zone
+        assert validator.timestamp(text) == validator._parsed(text)
+    assert validator.timestamp("2026-11-01T10:00:00Z") == 1_793_527_200_000_000
+    with pytest.raises(InvalidEvent):
+        validator.timestamp("2026-02-30T10:00:00Z")  # a valid minute's shape, an invalid day

@@ -16,13 +16,20 @@ class JsonLinesReader:
 
     header_lines = 0
 
-    def records(self, path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False) -> Iterator[Record]:
+    def records(
+        self, path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False
+    ) -> Iterator[Record]:
         for item in read_lines(path, offset, line, complete_only=complete_only):
             if not item.text.strip():
                 continue
             try:
                 value = orjson.loads(item.text)
             except orjson.JSONDecodeError as exc:
-                yield Record(item.number, item.end, item.text, error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+                yield Record(
+                    item.number,
+                    item.end,
+                    item.text,
+                    error=f"invalid JSON: {exc.msg} at column {exc.colno}",
+                )
                 continue
             yield Record(item.number, item.end, item.text, items=[value])

@@ -27,8 +27,10 @@ def fingerprint(path: Path, length: int) -> str:
     return f"{len(head)}:{hashlib.blake2b(head, digest_size=16).hexdigest()}"
 
 
-def read_lines(path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False) -> Iterator[Line]:
-    """Lines after ``offset``; with ``complete_only`` a last line without its end is left for later."""
+def read_lines(
+    path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False
+) -> Iterator[Line]:
+    """Lines after ``offset``; with ``complete_only`` an unfinished last line waits."""
     with path.open("rb") as handle:
         handle.seek(offset)
         position, number = offset, line
