@@ -10,12 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from collector.app import context, require_token
+from collector.batch import Batch, BatchResult, Rejection
 from collector.errors import InputError, InvalidEvent
 from collector.ingest import validate_record
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record
-from collector.store import Batch, BatchResult, Rejection, Store
+from collector.store import Store
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 # SQLite takes one writer at a time, and a writer that finds the lock taken polls for it with

@@ -11,9 +11,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from collector.connect import make_engine
 from collector.errors import SchemaNotCurrent, StoreError
 from collector.settings import Settings
-from collector.store import Store, make_engine
+from collector.store import Store
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

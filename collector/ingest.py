@@ -19,11 +19,12 @@ from pathlib import Path
 
 import orjson
 
+from collector.batch import Batch, BatchResult, Checkpoint, Incoming, Rejection
 from collector.errors import InvalidEvent
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Reader, Record
-from collector.store import Batch, BatchResult, Checkpoint, Incoming, Rejection, Store
+from collector.store import Store
 
 Progress = Callable[[int], None]  # bytes read since the last call
 

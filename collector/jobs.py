@@ -11,12 +11,13 @@ from pathlib import Path
 
 import orjson
 
+from collector.batch import Batch
 from collector.demo import LiveFeed
 from collector.ingest import Summary, ingest_file, validate_record
 from collector.schema import Validator
 from collector.sources.jsonl import JsonLinesReader
 from collector.sources.record import Record
-from collector.store import Batch, Store
+from collector.store import Store
 from collector.totals import rebuild_totals, totals_layout
 
 log = logging.getLogger("touchmetrics.jobs")

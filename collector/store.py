@@ -7,22 +7,18 @@ conversation's facts and moves the all-time totals by the difference.
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     Engine,
     Table,
     bindparam,
     case,
-    create_engine,
     delete,
-    event,
     select,
     text,
     update,
@@ -32,6 +28,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
+from collector.batch import Batch, BatchResult, Checkpoint, Incoming, Rejection, now_us
+from collector.connect import driver_insert, placeholder
 from collector.engine import Fact, replay
 from collector.errors import StoreError
 from collector.rollup import Layout, contributions
@@ -40,84 +38,6 @@ from collector.settings import Settings
 
 CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
 EVENTS_CELL = ""  # the channel of store-wide series
-
-
-def now_us() -> int:
-    return time.time_ns() // 1000
-
-
-@dataclass(slots=True)
-class Rejection:
-    """A record that was not accepted, with where it came from and why."""
-
-    source: str
-    position: str
-    raw: str
-    reason: str
-    event_id: str | None = None
-
-
-@dataclass(slots=True)
-class Checkpoint:
-    """How far a file has been read, committed with the batch that read it."""
-
-    source: str
-    fingerprint: str
-    offset: int
-    line: int
-
-
-class Incoming(NamedTuple):
-    """A validated event with its record as received and where it was read."""
-
-    event: Event
-    raw: str
-    position: str
-
-
-@dataclass(slots=True)
-class Batch:
-    """Validated events with their raw text, and the records that failed validation."""
-
-    source: str
-    events: list[Incoming] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    checkpoint: Checkpoint | None = None
-
-
-@dataclass(slots=True)
-class BatchResult:
-    accepted: int = 0
-    duplicates: int = 0
-    rejections: list[Rejection] = field(default_factory=list)
-    accepted_ids: list[str] = field(default_factory=list)
-
-
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: WAL and immediate write locks on SQLite."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_connect)
-        event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
-
-
-def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # Let SQLAlchemy's begin event issue BEGIN IMMEDIATE: a writer takes the lock up
-    # front instead of failing with "database is locked" when it upgrades mid-transaction.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _sqlite_begin(conn: Any) -> None:
-    # Writers lock up front; reads stay deferred so that, under WAL, a scrape or a report
-    # reads the last commit instead of queueing behind an import for the lock timeout.
-    reading = conn.get_execution_options().get("touchmetrics_read", False)
-    conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 class Store:
@@ -130,9 +50,9 @@ class Store:
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
-        self._insert_events = _driver_insert(engine, t.events)
-        self._insert_facts = _driver_insert(engine, t.facts, _FACT_COLUMNS)
-        self._mark = _placeholder(engine)
+        self._insert_events = driver_insert(engine, t.events)
+        self._insert_facts = driver_insert(engine, t.facts, _FACT_COLUMNS)
+        self._mark = placeholder(engine)
         self._growth = _Growth()
 
     def close(self) -> None:
@@ -436,24 +356,6 @@ _APPLIED_COLUMNS = (
 
 # The columns of a fact row: the conversation, then engine.Fact's fields in order, then topic.
 _FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
-
-
-def _driver_insert(engine: Engine, table: Table, columns: Sequence[str] = ()) -> str:
-    """An INSERT in the driver's own paramstyle, for ``exec_driver_sql`` with tuples.
-
-    The two hot inserts (events, facts: about one row each per event) go this way because
-    compiling and binding dict rows through SQLAlchemy Core cost more than the database
-    work itself. SQLite's driver takes ``?``; psycopg takes ``%s``.
-    """
-    names = columns or [c.name for c in table.columns]
-    marks = ", ".join([_placeholder(engine)] * len(names))
-    quote = engine.dialect.identifier_preparer.quote
-    columns_sql = ", ".join(quote(n) for n in names)
-    return f"INSERT INTO {quote(table.name)} ({columns_sql}) VALUES ({marks})"
-
-
-def _placeholder(engine: Engine) -> str:
-    return {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
 
 
 _first = itemgetter(0)  # an event row's id: Event's fields are the first columns of events

@@ -22,11 +22,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from collector import tables
+from collector.batch import Batch, Incoming
+from collector.connect import make_engine
 from collector.database import upgrade
 from collector.ingest import Summary
 from collector.schema import Validator
 from collector.settings import Settings, parse_settings
-from collector.store import Batch, Incoming, Store, make_engine
+from collector.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from collector import tables
+from collector.batch import Batch
 from collector.engine import replay
 from collector.ingest import validate_record
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator
 from collector.sources.record import Record
-from collector.store import Batch
 
 CHANNELS = ("bot-chat", "chat", "email")
 TYPES = (

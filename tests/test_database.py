@@ -39,3 +39,31 @@ def test_it_reports_an_unreachable_database_without_its_password():
         open_store(settings)
     assert "database unavailable" in str(caught.value)
     assert "s3cret" not in str(caught.value)
+
+
+def test_it_creates_and_then_keeps_the_schema_with_db_upgrade(tmp_path):
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'fresh.db'}\n")
+    first = CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)])
+    again = CliRunner().invoke(main, ["db", "upgrade", "--config", str(config)])
+    assert (first.exit_code, first.stdout) == (0, f"schema: empty -> {head_revision()}\n")
+    assert again.stdout == f"schema: {head_revision()} -> {head_revision()}\n"
+
+
+def test_it_says_which_database_it_cannot_upgrade_without_its_password():
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    result = CliRunner().invoke(
+        main,
+        ["db", "upgrade"],
+        env={"TOUCHMETRICS_DATABASE_URL": "postgresql+psycopg://u:pw9@127.0.0.1:9/x"},
+    )
+    assert result.exit_code == 2
+    assert "database unavailable" in result.stderr
+    assert "pw9" not in result.stderr

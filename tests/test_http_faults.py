@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from collector.connect import make_engine
 from collector.errors import ConfigError
 from collector.server import check_bind
 from collector.settings import parse_settings
-from collector.store import Store, make_engine
+from collector.store import Store
 from tests.conftest import CHANNELS, LiveServer
 
 EVENT = {

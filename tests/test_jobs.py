@@ -8,6 +8,7 @@ from collections import Counter
 import orjson
 import pytest
 
+from collector.connect import make_engine
 from collector.demo import LiveFeed
 from collector.jobs import feed_demo, import_spool, maintain_rollups
 from collector.metrics import Query
@@ -15,7 +16,7 @@ from collector.reporting import report_from_store
 from collector.rollup import contributions
 from collector.scheduler import SchedulerLock, guarded
 from collector.schema import Validator
-from collector.store import Store, make_engine
+from collector.store import Store
 from tests.events import agent, customer, ev, start
 
 EVENTS = [

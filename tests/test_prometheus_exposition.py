@@ -16,11 +16,12 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event
 
+from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
 from collector.errors import StoreError
 from collector.metrics import Query, build_report
 from collector.settings import Settings, parse_settings
-from collector.store import Store, make_engine
+from collector.store import Store
 from exporters.prometheus import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,

@@ -15,8 +15,9 @@ import orjson
 import pytest
 import yaml
 
+from collector.connect import make_engine
 from collector.settings import parse_settings
-from collector.store import Store, make_engine
+from collector.store import Store
 from tests.conftest import CHANNELS
 from tests.events import agent, customer, ev, start
 

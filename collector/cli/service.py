@@ -85,8 +85,8 @@ def db() -> None:
 @config_option
 def db_upgrade(config_path: Path | None) -> None:
     """Create or migrate the schema to this version."""
+    from collector.connect import make_engine
     from collector.database import upgrade
-    from collector.store import make_engine
 
     settings = load(config_path)
     engine = make_engine(settings.database_url)
