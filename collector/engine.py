@@ -118,6 +118,12 @@ def _start(state: _State, event: Applied, facts: list[Fact]) -> bool:
     _open_segment(state, event.channel, event.ts)
     state.cycle_start = event.ts
     facts.append(Fact(STARTED, event.channel, event.ts))
+    if event.type == "handoff":
+        # A log that begins with the handoff into X (the earlier part lost or elsewhere)
+        # starts in X with the customer waiting. Read literally, DESIGN section 3 would
+        # also end an empty segment in X "escalated" to X, a handoff that never happened.
+        state.waiting_since = event.ts
+        return False
     return event.type != "conversation_started"  # a start is fully applied by now
 
 

@@ -152,6 +152,17 @@ def test_it_starts_implicitly_in_the_channel_of_a_first_event_that_is_not_a_star
     assert facts[:2] == [("started", "chat", 0), ("first_response", "chat", 4, 4.0)]
 
 
+def test_it_starts_a_log_that_begins_with_a_handoff_in_its_target_with_the_customer_waiting(run):
+    facts = run([ev("handoff", 0, channel="chat"), agent(4), ev("resolved", 10)])
+    assert facts == [
+        ("started", "chat", 0),
+        ("first_response", "chat", 4, 4.0),
+        ("response", "chat", 4, 4.0),
+        ("resolution", "chat", 10, 10.0),
+        ("segment", "chat", 10, "resolved"),  # and no escalation of chat into itself
+    ]
+
+
 def test_it_records_an_anomaly_when_a_first_event_has_no_channel(run):
     facts = run([customer(0), start(5)])
     assert facts == [
