@@ -9,7 +9,7 @@ import socket
 import sys
 from types import FrameType
 
-from waitress.server import create_server
+from waitress.server import TcpWSGIServer, create_server
 
 from collector.app import create_app
 from collector.database import open_store
@@ -64,7 +64,7 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     jobs, lock = build_scheduler(store, feed=LiveFeed() if demo else None)
     if scheduler:
         jobs.start()
-    _announce(settings, server.effective_port, demo)
+    _announce(settings, _bound_port(server), demo)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.run()
@@ -77,6 +77,13 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
         server.close()
         store.close()
         print("touchmetrics stopped", file=sys.stderr, flush=True)
+
+
+def _bound_port(server: object) -> int:
+    """The port actually bound (port 0 asks the system for a free one)."""
+    # One host and one port always make a single TCP server.
+    assert isinstance(server, TcpWSGIServer)
+    return int(server.getsockname()[1])
 
 
 def _stop(signum: int, frame: FrameType | None) -> None:
