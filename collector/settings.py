@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from collector.errors import ConfigError
+from collector.errors import ConfigError, TouchmetricsError
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 ENV_PREFIX = "TOUCHMETRICS_"
@@ -207,13 +207,18 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
         raise ConfigError(f"{source}: bad configuration: {problems}") from exc
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path, what: str, error: type[TouchmetricsError] = ConfigError) -> Any:
+    """A YAML file's content; an unreadable or malformed file raises ``error``."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from exc
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{path}: not valid YAML: {exc}") from exc
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    loaded = read_yaml(path, "configuration")
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

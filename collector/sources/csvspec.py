@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from collector.errors import InputError
-from collector.settings import checked_zone
+from collector.settings import checked_zone, read_yaml
 
 EventType = Literal[
     "conversation_started", "reopened", "message", "handoff", "resolved", "abandoned", "csat"
@@ -280,13 +279,7 @@ def parse_mapping(data: Any, source: str = "mapping") -> Mapping:
 
 
 def load_mapping(path: Path) -> Mapping:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(f"cannot read mapping {path}: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_mapping(data, str(path))
+    return parse_mapping(read_yaml(path, "mapping", InputError), str(path))
 
 
 def _problem(err: Any) -> str:
