@@ -12,7 +12,7 @@ from flask import Blueprint, Response, jsonify, request
 from collector.app import context, require_token
 from collector.batch import Batch, BatchResult, Rejection
 from collector.errors import InputError, InvalidEvent
-from collector.ingest import validate_record
+from collector.ingest import add_record
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record
@@ -45,10 +45,7 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
     index_of: dict[str, int] = {}
     for record in records:
         index_of[f"{source}:{record.line}"] = record.line
-        events, rejection = validate_record(ctx.validator, record, source)
-        batch.events.extend(events)
-        if rejection is not None:
-            batch.rejections.append(rejection)
+        add_record(batch, ctx.validator, record)
     with _writer_turn(ctx.store):
         result: BatchResult = ctx.store.write_batch(batch)
     return {

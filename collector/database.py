@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from collector.connect import make_engine
-from collector.errors import SchemaNotCurrent, StoreError
+from collector.errors import SchemaNotCurrent, StoreError, driver_message
 from collector.settings import Settings
 from collector.store import Store
 
@@ -34,7 +34,7 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
     except SQLAlchemyError as exc:
-        raise StoreError(f"database unavailable: {_first_line(exc)}") from exc
+        raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
 
 def upgrade(engine: Engine) -> tuple[str | None, str | None]:
@@ -46,7 +46,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
             config.attributes["connection"] = conn
             alembic_upgrade(config, "head")
     except SQLAlchemyError as exc:
-        raise StoreError(f"schema upgrade failed: {_first_line(exc)}") from exc
+        raise StoreError(f"schema upgrade failed: {driver_message(exc)}") from exc
     return before, head_revision()
 
 
@@ -67,7 +67,3 @@ def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store
         engine.dispose()
         raise
     return Store(engine, settings)
-
-
-def _first_line(exc: Exception) -> str:
-    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]

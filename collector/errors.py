@@ -7,6 +7,11 @@ Third-party errors (SQLAlchemy, YAML, OS) are converted to these at the boundary
 from __future__ import annotations
 
 
+def driver_message(exc: BaseException) -> str:
+    """The first line of a database driver's message: no SQL, no parameters, no URL."""
+    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
 class TouchmetricsError(Exception):
     """Base of every error touchmetrics raises on purpose."""
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -87,6 +88,22 @@ def validate_record(
     return events, None
 
 
+def add_record(batch: Batch, validator: Validator, record: Record) -> None:
+    """Validate one record into the batch: its events, or its rejection."""
+    events, rejection = validate_record(validator, record, batch.source)
+    batch.events.extend(events)
+    if rejection is not None:
+        batch.rejections.append(rejection)
+
+
+def batch_of_events(validator: Validator, source: str, events: list[Any]) -> Batch:
+    """A batch of event objects, each its own record numbered by its index."""
+    batch = Batch(source)
+    for index, event in enumerate(events):
+        add_record(batch, validator, Record(index, 0, orjson.dumps(event).decode(), [event]))
+    return batch
+
+
 def batches(
     records: Iterable[Record], validator: Validator, source: str, size: int
 ) -> Iterator[tuple[Batch, Record, int]]:
@@ -96,10 +113,7 @@ def batches(
     last: Record | None = None
     count = 0
     for record in records:
-        events, rejection = validate_record(validator, record, source)
-        batch.events.extend(events)
-        if rejection is not None:
-            batch.rejections.append(rejection)
+        add_record(batch, validator, record)
         last, count = record, count + 1
         if count >= size:
             yield batch, last, count

@@ -9,14 +9,10 @@ import logging
 import time
 from pathlib import Path
 
-import orjson
-
-from collector.batch import Batch
 from collector.demo import LiveFeed
-from collector.ingest import Summary, ingest_file, validate_record
+from collector.ingest import Summary, batch_of_events, ingest_file
 from collector.schema import Validator
 from collector.sources.jsonl import JsonLinesReader
-from collector.sources.record import Record
 from collector.store import Store
 from collector.totals import rebuild_totals, totals_layout
 
@@ -67,13 +63,5 @@ def feed_demo(feed: LiveFeed, store: Store, validator: Validator) -> bool:
     events = feed.due(time.time())
     if not events:
         return False
-    batch = Batch("demo")
-    for index, event in enumerate(events):
-        incoming, rejection = validate_record(
-            validator, Record(index, 0, orjson.dumps(event).decode(), items=[event]), "demo"
-        )
-        batch.events.extend(incoming)
-        if rejection is not None:
-            batch.rejections.append(rejection)
-    store.write_batch(batch)
+    store.write_batch(batch_of_events(validator, "demo", events))
     return True

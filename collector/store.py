@@ -31,7 +31,7 @@ from collector import tables as t
 from collector.batch import Batch, BatchResult, Checkpoint, Incoming, Rejection, now_us
 from collector.connect import driver_insert, placeholder
 from collector.engine import Fact, replay
-from collector.errors import StoreError
+from collector.errors import StoreError, driver_message
 from collector.rollup import Layout, contributions
 from collector.schema import Event
 from collector.settings import Settings
@@ -75,9 +75,9 @@ class Store:
             if not self.sqlite and self._growth.due(result.accepted):
                 self._analyze()
         except OperationalError as exc:
-            raise StoreError(f"database unavailable: {_short(exc)}") from exc
+            raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
         except SQLAlchemyError as exc:
-            raise StoreError(f"database write failed: {_short(exc)}") from exc
+            raise StoreError(f"database write failed: {driver_message(exc)}") from exc
         return result
 
     def _analyze(self) -> None:
@@ -269,7 +269,7 @@ class Store:
             with self.reader.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise StoreError(f"database unavailable: {_short(exc)}") from exc
+            raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
     def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
         ins = self._insert(t.imports)
@@ -418,8 +418,3 @@ class _Growth:
 def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _short(exc: Exception) -> str:
-    # The first line of the driver's message: no SQL, no parameters, no URL with a password.
-    return str(getattr(exc, "orig", exc)).splitlines()[0][:200]

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from collector import tables
-from collector.batch import Batch, Incoming
+from collector.batch import Incoming
 from collector.connect import make_engine
 from collector.database import upgrade
 from collector.ingest import Summary
@@ -163,20 +163,9 @@ def write(store: Store) -> Callable[..., Summary]:
     """Validate and commit events in one batch, as `ingest` would; returns the summary."""
 
     def write_events(events: list[dict[str, Any]], source: str = "test") -> Summary:
-        import orjson
+        from collector.ingest import batch_of_events
 
-        from collector.ingest import validate_record
-        from collector.sources.record import Record
-
-        batch = Batch(source)
-        validator = Validator(store.settings)
-        for index, item in enumerate(events):
-            incoming, rejection = validate_record(
-                validator, Record(index + 1, 0, orjson.dumps(item).decode(), [item]), source
-            )
-            batch.events.extend(incoming)
-            if rejection is not None:
-                batch.rejections.append(rejection)
+        batch = batch_of_events(Validator(store.settings), source, events)
         summary = Summary(records=len(events))
         summary.add(store.write_batch(batch))
         return summary

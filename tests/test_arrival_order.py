@@ -12,7 +12,6 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -20,11 +19,10 @@ from sqlalchemy import select
 from collector import tables
 from collector.batch import Batch
 from collector.engine import replay
-from collector.ingest import validate_record
+from collector.ingest import batch_of_events
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator
-from collector.sources.record import Record
 
 CHANNELS = ("bot-chat", "chat", "email")
 TYPES = (
@@ -98,13 +96,8 @@ def in_order_facts(validator: Validator, events: list[dict[str, Any]]) -> Counte
 
 
 def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
-    batch = Batch("prop")
-    for index, item in enumerate(items):
-        incoming, rejection = validate_record(
-            validator, Record(index, 0, orjson.dumps(item).decode(), [item]), "prop"
-        )
-        assert rejection is None
-        batch.events.extend(incoming)
+    batch = batch_of_events(validator, "prop", items)
+    assert not batch.rejections
     return batch
 
 

@@ -18,11 +18,9 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.utils import floatToGoString
-from sqlalchemy.exc import SQLAlchemyError
 
 from collector import __version__
 from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, RESPONSE, SEGMENT, STARTED
-from collector.errors import StoreError
 from collector.metrics import OUTCOMES
 from collector.rollup import INF, Cell, Layout
 from collector.store import EVENTS_CELL, Store
@@ -66,15 +64,11 @@ EMPTY = Snapshot({}, {})
 
 
 def read_snapshot(store: Store) -> Snapshot:
-    """Read the rollups and channel kinds, turning any database failure into StoreError."""
-    try:
-        # Totals first: a channel is registered in the same transaction that first counts
-        # it, so kinds read afterwards always cover every channel the totals name.
-        totals = store.totals()
-        kinds = store.channel_kinds()
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
-        raise StoreError(f"metrics unavailable, cannot read the database: {reason}") from exc
+    """Read the rollups and channel kinds; the store raises StoreError when it cannot."""
+    # Totals first: a channel is registered in the same transaction that first counts
+    # it, so kinds read afterwards always cover every channel the totals name.
+    totals = store.totals()
+    kinds = store.channel_kinds()
     return Snapshot(totals, kinds)
 
 
