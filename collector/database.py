@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic.command import upgrade as alembic_upgrade
@@ -25,6 +26,7 @@ def _config() -> Config:
     return config
 
 
+@cache  # the migrations shipped with this process never change while it runs
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(_config()).get_current_head()
 
