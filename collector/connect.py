@@ -35,18 +35,23 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def driver_insert(engine: Engine, table: Table, columns: Sequence[str] = ()) -> str:
+def driver_insert(
+    engine: Engine, table: Table, columns: Sequence[str] = (), *, rows: int = 1, suffix: str = ""
+) -> str:
     """An INSERT in the driver's own paramstyle, for ``exec_driver_sql`` with tuples.
 
     The two hot inserts (events, facts: about one row each per event) go this way because
     compiling and binding dict rows through SQLAlchemy Core cost more than the database
-    work itself. SQLite's driver takes ``?``; psycopg takes ``%s``.
+    work itself. SQLite's driver takes ``?``; psycopg takes ``%s``. With ``rows`` above
+    one it inserts that many rows from one flat tuple; ``suffix`` ends the statement
+    (``ON CONFLICT ...``).
     """
     names = columns or [c.name for c in table.columns]
-    marks = ", ".join([placeholder(engine)] * len(names))
+    one = "(" + ", ".join([placeholder(engine)] * len(names)) + ")"
     quote = engine.dialect.identifier_preparer.quote
     columns_sql = ", ".join(quote(n) for n in names)
-    return f"INSERT INTO {quote(table.name)} ({columns_sql}) VALUES ({marks})"
+    values = ", ".join([one] * rows)
+    return f"INSERT INTO {quote(table.name)} ({columns_sql}) VALUES {values}{suffix}"
 
 
 def placeholder(engine: Engine) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -28,11 +27,22 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
-from collector.batch import Batch, BatchResult, Checkpoint, Incoming, Rejection, now_us
+from collector.batch import Batch, BatchResult, Checkpoint, Rejection
 from collector.connect import driver_insert, placeholder
-from collector.engine import Fact, replay
+from collector.engine import Replay, replay
 from collector.errors import StoreError, driver_message
-from collector.rollup import Layout, contributions
+from collector.prepare import (
+    CONFLICT,
+    FACT_COLUMNS,
+    FACT_CONTRIBUTION,
+    Prepared,
+    Row,
+    conversation_row,
+    fact_rows,
+    latest_by_channel,
+    prepare,
+)
+from collector.rollup import Cell, Layout, contributions
 from collector.schema import Event
 from collector.settings import Settings
 
@@ -51,7 +61,8 @@ class Store:
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
         self._insert_events = driver_insert(engine, t.events)
-        self._insert_facts = driver_insert(engine, t.facts, _FACT_COLUMNS)
+        self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
+        self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
         self._growth = _Growth()
 
@@ -67,11 +78,12 @@ class Store:
 
     # -- writing -----------------------------------------------------------------------
 
-    def write_batch(self, batch: Batch) -> BatchResult:
+    def write_batch(self, batch: Batch | Prepared) -> BatchResult:
         """Commit one batch atomically and say what became of each record."""
+        prepared = batch if isinstance(batch, Prepared) else prepare(batch, self.layout)
         try:
             with self.engine.begin() as conn:
-                result = self._write(conn, batch)
+                result = self._write(conn, prepared)
             if not self.sqlite and self._growth.due(result.accepted):
                 self._analyze()
         except OperationalError as exc:
@@ -88,104 +100,127 @@ class Store:
             conn.execute(text("ANALYZE events, conversations, facts"))
             conn.commit()
 
-    def _write(self, conn: Any, batch: Batch) -> BatchResult:
-        result = BatchResult(rejections=list(batch.rejections))
-        fresh = self._deduplicate(conn, batch, result)
-        received = now_us()
-        events = [item.event for item in fresh]
-        cells: Counter[tuple[str, str, str]] = Counter()
+    def _write(self, conn: Any, p: Prepared) -> BatchResult:
+        result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
+        fresh, touched = self._unseen(conn, p, result)
+        cells: Counter[Cell] = Counter()
         if fresh:
-            rows = [(*i.event, i.raw, batch.source, received) for i in fresh]
-            # In key order, inserts walk the id index's pages once instead of jumping around.
-            rows.sort(key=_first)
-            conn.exec_driver_sql(self._insert_events, rows)
-            self._register_channels(conn, events)
-            cells = self._derive(conn, events)
+            conn.exec_driver_sql(self._insert_events, fresh)
+            self._register_channels(conn, p.channels)
+            cells = self._derive(conn, p, fresh, touched)
         result.accepted = len(fresh)
-        result.accepted_ids = [e.id for e in events]
         if result.rejections:
             conn.execute(
-                t.quarantine.insert(), [_quarantine_row(r, received) for r in result.rejections]
+                t.quarantine.insert(), [_quarantine_row(r, p.received) for r in result.rejections]
             )
         cells[(EVENTS_CELL, "events", "accepted")] += result.accepted
         cells[(EVENTS_CELL, "events", "duplicate")] += result.duplicates
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
-        if batch.checkpoint is not None:
-            self._save_checkpoint(conn, batch.checkpoint, received)
+        if p.checkpoint is not None:
+            self._save_checkpoint(conn, p.checkpoint, p.received)
         return result
 
-    def _deduplicate(self, conn: Any, batch: Batch, result: BatchResult) -> list[Incoming]:
-        """Keep events whose id is new; count repeats; reject ids reused for other content."""
+    def _unseen(
+        self, conn: Any, p: Prepared, result: BatchResult
+    ) -> tuple[list[Row], set[str] | None]:
+        """The rows whose id is not stored yet, and the conversations those touch (None when
+        that is all of them); a stored id counts as a duplicate, or as a conflict when its
+        content differs."""
         seen: dict[str, str] = {}
-        for chunk in _chunks(list({item.event.id for item in batch.events}), CHUNK):
+        for chunk in _chunks([row[0] for row in p.rows], CHUNK):
             # Driver SQL: SQLAlchemy coerces every IN element, a cost per event (_driver_insert).
             query = f"SELECT id, content_hash FROM events WHERE id IN ({self._marks(len(chunk))})"
             seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
-        fresh: list[Incoming] = []
-        for item in batch.events:
-            known = seen.get(item.event.id)
+        if not seen:
+            return p.rows, None
+        fresh: list[Row] = []
+        for row, position in zip(p.rows, p.positions, strict=True):
+            known = seen.get(row[0])
             if known is None:
-                seen[item.event.id] = item.event.content_hash
-                fresh.append(item)
-            elif known == item.event.content_hash:
+                fresh.append(row)
+            elif known == row[_HASH]:
                 result.duplicates += 1
             else:
-                reason = "field `id`: already used by an event with different content (conflict)"
-                result.rejections.append(
-                    Rejection(batch.source, item.position, item.raw, reason, item.event.id)
-                )
-        return fresh
+                result.rejections.append(Rejection(p.source, position, row[_RAW], CONFLICT, row[0]))
+        return fresh, {row[1] for row in fresh}
 
-    def _derive(self, conn: Any, fresh: Sequence[Event]) -> Counter[tuple[str, str, str]]:
-        """Replay every touched conversation; store its facts; return the change in totals."""
-        by_conversation: dict[str, list[Any]] = defaultdict(list)
-        for event_ in fresh:
-            by_conversation[event_.conversation_id].append(event_)
-        replays = {cid: replay(evs) for cid, evs in by_conversation.items()}
-        rows = [_conversation_row(cid, replays[cid], evs) for cid, evs in by_conversation.items()]
-        inserted = (
-            set(
-                conn.execute(
-                    self._insert(t.conversations)
-                    .on_conflict_do_nothing()
-                    .returning(t.conversations.c.id),
-                    rows,
-                ).scalars()
+    def _derive(
+        self, conn: Any, p: Prepared, fresh: list[Row], touched: set[str] | None
+    ) -> Counter[Cell]:
+        """Store the prepared conversations that are new; replay the others from the store.
+        Returns the change in totals."""
+        rows = p.conversations
+        if touched is not None:
+            rows = [row for row in rows if row[0] in touched]
+        inserted = self._insert_conversations(conn, rows)
+        if len(inserted) == len(p.conversations):  # the usual case: all of them are new
+            facts, cells, latest = p.facts, Counter(p.cells), _merged(p.latest)
+        else:
+            facts = [row for row in p.facts if row[0] in inserted]
+            cells = Counter(p.cells)
+            cells.update(
+                contributions(
+                    (FACT_CONTRIBUTION(row) for row in p.facts if row[0] not in inserted),
+                    self.layout,
+                    sign=-1,
+                )
             )
-            if rows
-            else set()
-        )
-        existing = sorted(cid for cid in by_conversation if cid not in inserted)
-        cells: Counter[tuple[str, str, str]] = Counter()
-        if existing:
-            self._lock_conversations(conn, existing)
-            old = self._load_facts(conn, existing)
-            cells.update(contributions(old, self.layout, sign=-1))
-            for chunk in _chunks(existing, CHUNK):
-                conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
-            stored = self._load_events(conn, existing)
-            for cid in existing:
-                replays[cid] = replay(stored[cid])
-            conn.execute(
-                update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
-                [_conversation_update(cid, replays[cid], stored[cid]) for cid in existing],
+            latest = _merged(
+                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in inserted]
             )
-        fact_rows = [(cid, *f, r.topic) for cid, r in replays.items() for f in r.facts]
-        if fact_rows:
-            conn.exec_driver_sql(self._insert_facts, fact_rows)
-        cells.update(
-            contributions(
-                (
-                    (f.kind, f.channel, f.value, f.flag, f.label)
-                    for r in replays.values()
-                    for f in r.facts
-                ),
-                self.layout,
-            )
-        )
-        self._mark_last_events(conn, _latest_by_channel(by_conversation, replays))
+            existing = sorted(row[0] for row in rows if row[0] not in inserted)
+            if existing:
+                self._replay_stored(conn, existing, fresh, facts, cells, latest)
+        if facts:
+            conn.exec_driver_sql(self._insert_facts, facts)
+        self._mark_last_events(conn, latest)
         return cells
+
+    def _replay_stored(
+        self,
+        conn: Any,
+        ids: list[str],
+        fresh: list[Row],
+        facts: list[Row],
+        cells: Counter[Cell],
+        latest: dict[str, int],
+    ) -> None:
+        """Replay conversations that were already stored, from all their stored events: swap
+        their facts, move the totals by the difference and raise the latest event times."""
+        self._lock_conversations(conn, ids)
+        cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
+        for chunk in _chunks(ids, CHUNK):
+            conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
+        stored = self._load_events(conn, ids)
+        replays = {cid: replay(stored[cid]) for cid in ids}
+        conn.execute(
+            update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
+            [_conversation_update(cid, replays[cid], stored[cid]) for cid in ids],
+        )
+        for cid, result in replays.items():
+            new = fact_rows(cid, result)
+            facts.extend(new)
+            cells.update(contributions(map(FACT_CONTRIBUTION, new), self.layout))
+        arrived: dict[str, list[Event]] = defaultdict(list)
+        for row in fresh:
+            if row[1] in replays:
+                arrived[row[1]].append(Event._make(row[: len(Event._fields)]))
+        for cid, events in arrived.items():
+            _raise_latest(latest, latest_by_channel(events, replays[cid].channel))
+
+    def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
+        """Insert the conversations that are not stored yet; return the ids inserted."""
+        inserted: set[str] = set()
+        for chunk in _chunks(rows, _CONVERSATIONS_PER_INSERT):
+            statement = self._conversation_inserts.get(len(chunk))
+            if statement is None:
+                statement = self._conversation_inserts[len(chunk)] = driver_insert(
+                    self.engine, t.conversations, rows=len(chunk), suffix=_IF_NEW
+                )
+            flat = tuple(value for row in chunk for value in row)
+            inserted.update(r[0] for r in conn.exec_driver_sql(statement, flat))
+        return inserted
 
     def _lock_conversations(self, conn: Any, ids: list[str]) -> None:
         # Two writers touching one conversation must replay it one after the other.
@@ -217,15 +252,12 @@ class Store:
             found.extend(tuple(row) for row in conn.execute(query))
         return found
 
-    def _register_channels(self, conn: Any, fresh: Sequence[Event]) -> None:
+    def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> None:
         """Remember the first kind seen for each channel (declared ones keep their own)."""
-        new: dict[str, dict[str, Any]] = {}
-        for event_ in fresh:
-            name = event_.channel
-            if name is not None and name not in self._known_channels and name not in new:
-                new[name] = {"name": name, "kind": event_.kind, "first_seen": event_.ts}
+        new = [name for name in named if name not in self._known_channels]
         if new:
-            conn.execute(self._insert(t.channels).on_conflict_do_nothing(), list(new.values()))
+            rows = [{"name": n, "kind": named[n][0], "first_seen": named[n][1]} for n in new]
+            conn.execute(self._insert(t.channels).on_conflict_do_nothing(), rows)
             self._known_channels.update(new)
 
     def _add_totals(self, conn: Any, cells: Counter[tuple[str, str, str]]) -> None:
@@ -354,25 +386,33 @@ _APPLIED_COLUMNS = (
 )
 
 
-# The columns of a fact row: the conversation, then engine.Fact's fields in order, then topic.
-_FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
+_HASH = Event._fields.index("content_hash")  # where an events row holds these
+_RAW = len(Event._fields)
+_CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
+_IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 
 
-_first = itemgetter(0)  # an event row's id: Event's fields are the first columns of events
-
-
-def _conversation_row(cid: str, r: Any, events: Sequence[Any]) -> dict[str, Any]:
-    return {
-        "id": cid, "channel": r.channel, "active": r.active, "topic": r.topic,
-        "started_at": r.started_at, "last_event_at": max(e.ts for e in events),
-        "events": len(events),
-    }  # fmt: skip
-
-
-def _conversation_update(cid: str, r: Any, events: Sequence[Any]) -> dict[str, Any]:
-    row = _conversation_row(cid, r, events)
+def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(_CONVERSATION_COLUMNS, conversation_row(cid, r, events), strict=True))
     row["b_id"] = row.pop("id")
     return row
+
+
+_CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
+
+
+def _merged(latest: Iterable[dict[str, int]]) -> dict[str, int]:
+    """The latest event per channel over several conversations."""
+    out: dict[str, int] = {}
+    for each in latest:
+        _raise_latest(out, each)
+    return out
+
+
+def _raise_latest(into: dict[str, int], more: dict[str, int]) -> None:
+    for channel, ts in more.items():
+        if ts > into.get(channel, -1):
+            into[channel] = ts
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
@@ -383,20 +423,6 @@ def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
         "reason": r.reason,
         "received_at": received,
     }
-
-
-def _latest_by_channel(
-    by_conversation: dict[str, list[Any]], replays: dict[str, Any]
-) -> dict[str, int]:
-    """The latest new event per channel; an event that names none is in its conversation's."""
-    latest: dict[str, int] = {}
-    for cid, events in by_conversation.items():
-        current = replays[cid].channel
-        for event_ in events:
-            channel = event_.channel or current
-            if channel is not None and event_.ts > latest.get(channel, -1):
-                latest[channel] = event_.ts
-    return latest
 
 
 class _Growth:
