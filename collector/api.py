@@ -10,9 +10,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from collector.app import context, require_token
-from collector.batch import Batch, BatchResult, Rejection
+from collector.batch import Batch, BatchResult, Rejection, add_record
 from collector.errors import InputError, InvalidEvent
-from collector.ingest import add_record
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record

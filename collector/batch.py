@@ -1,12 +1,19 @@
-"""What goes into the store and what comes out of a write: batches, rejections, checkpoints."""
+"""What goes into the store and what comes out of a write: batches, rejections, checkpoints.
+
+Records become a batch here: each one validated whole, into its events or its rejection.
+"""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from collector.schema import Event
+import orjson
+
+from collector.errors import InvalidEvent
+from collector.schema import Event, Validator
+from collector.sources.record import Record
 
 
 def now_us() -> int:
@@ -57,4 +64,38 @@ class BatchResult:
     accepted: int = 0
     duplicates: int = 0
     rejections: list[Rejection] = field(default_factory=list)
-    accepted_ids: list[str] = field(default_factory=list)
+
+
+def validate_record(
+    validator: Validator, record: Record, source: str
+) -> tuple[list[Incoming], Rejection | None]:
+    """The events of one record, or its rejection: a record is taken whole or not at all."""
+    position = f"{source}:{record.line}"
+    if record.error is not None:
+        return [], Rejection(source, position, record.raw, record.error)
+    events: list[Incoming] = []
+    for index, item in enumerate(record.items):
+        try:
+            event = validator.validate(item)
+        except InvalidEvent as exc:
+            where = position if len(record.items) == 1 else f"{position} (event {index + 1})"
+            return [], Rejection(source, where, record.raw, exc.reason)
+        raw = record.raw if len(record.items) == 1 else orjson.dumps(item).decode()
+        events.append(Incoming(event, raw, position))
+    return events, None
+
+
+def add_record(batch: Batch, validator: Validator, record: Record) -> None:
+    """Validate one record into the batch: its events, or its rejection."""
+    events, rejection = validate_record(validator, record, batch.source)
+    batch.events.extend(events)
+    if rejection is not None:
+        batch.rejections.append(rejection)
+
+
+def batch_of_events(validator: Validator, source: str, events: list[Any]) -> Batch:
+    """A batch of event objects, each its own record numbered by its index."""
+    batch = Batch(source)
+    for index, event in enumerate(events):
+        add_record(batch, validator, Record(index, 0, orjson.dumps(event).decode(), [event]))
+    return batch

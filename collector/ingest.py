@@ -2,32 +2,32 @@
 
 Steps for one file:
 1. Find where an earlier import of the same file stopped (and that it is the same file).
-2. Read records from there, validating each event they hold.
-3. Every ``batch_size`` records, commit the batch with the new checkpoint in the same
-   transaction, so a crash re-reads at most one uncommitted batch and nothing twice.
+2. Read records from there into prepared batches (collector.reading), in a second
+   process when the file is big enough to repay starting one.
+3. Commit each batch with its checkpoint in the same transaction, so a crash re-reads at
+   most the uncommitted batches and nothing twice.
 """
 
 from __future__ import annotations
 
-import gc
-import threading
+import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import orjson
-
-from collector.batch import Batch, BatchResult, Checkpoint, Incoming, Rejection
-from collector.errors import InvalidEvent
+from collector.batch import BatchResult
+from collector.reading import Job, chunks, rare_collections
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
-from collector.sources.record import Reader, Record
+from collector.sources.record import Reader
 from collector.store import Store
 
 Progress = Callable[[int], None]  # bytes read since the last call
+
+# Below this many unread bytes (about 30,000 events) starting a second process costs
+# more than it saves.
+READ_AHEAD_BYTES = 4 << 20
 
 
 @dataclass(slots=True)
@@ -69,59 +69,6 @@ class Summary:
         }
 
 
-def validate_record(
-    validator: Validator, record: Record, source: str
-) -> tuple[list[Incoming], Rejection | None]:
-    """The events of one record, or its rejection: a record is taken whole or not at all."""
-    position = f"{source}:{record.line}"
-    if record.error is not None:
-        return [], Rejection(source, position, record.raw, record.error)
-    events: list[Incoming] = []
-    for index, item in enumerate(record.items):
-        try:
-            event = validator.validate(item)
-        except InvalidEvent as exc:
-            where = position if len(record.items) == 1 else f"{position} (event {index + 1})"
-            return [], Rejection(source, where, record.raw, exc.reason)
-        raw = record.raw if len(record.items) == 1 else orjson.dumps(item).decode()
-        events.append(Incoming(event, raw, position))
-    return events, None
-
-
-def add_record(batch: Batch, validator: Validator, record: Record) -> None:
-    """Validate one record into the batch: its events, or its rejection."""
-    events, rejection = validate_record(validator, record, batch.source)
-    batch.events.extend(events)
-    if rejection is not None:
-        batch.rejections.append(rejection)
-
-
-def batch_of_events(validator: Validator, source: str, events: list[Any]) -> Batch:
-    """A batch of event objects, each its own record numbered by its index."""
-    batch = Batch(source)
-    for index, event in enumerate(events):
-        add_record(batch, validator, Record(index, 0, orjson.dumps(event).decode(), [event]))
-    return batch
-
-
-def batches(
-    records: Iterable[Record], validator: Validator, source: str, size: int
-) -> Iterator[tuple[Batch, Record, int]]:
-    """Group validated records into batches of ``size``; yields each with its last record
-    and how many records it holds."""
-    batch = Batch(source)
-    last: Record | None = None
-    count = 0
-    for record in records:
-        add_record(batch, validator, record)
-        last, count = record, count + 1
-        if count >= size:
-            yield batch, last, count
-            batch, count = Batch(source), 0
-    if last is not None and count:
-        yield batch, last, count
-
-
 def ingest_file(
     store: Store,
     validator: Validator,
@@ -130,54 +77,35 @@ def ingest_file(
     *,
     progress: Progress | None = None,
     complete_only: bool = False,
+    read_ahead: bool | None = None,
 ) -> Summary:
-    """Import one file from where the last import of it stopped."""
+    """Import one file from where the last import of it stopped.
+
+    ``read_ahead`` reads and prepares batches in a second process while this one writes;
+    None decides by the file's unread size and the number of cores.
+    """
     source = str(path.resolve())
     summary = Summary()
     offset, line = _resume_point(store, path, source)
     summary.resumed_at_line = line
-    records = reader.records(path, offset, line, complete_only=complete_only)
+    job = Job(
+        validator, store.layout, reader, path, source, offset, line,
+        store.settings.ingest_batch_size, complete_only,
+    )  # fmt: skip
+    if read_ahead is None:
+        read_ahead = _worth_reading_ahead(path, offset)
     with rare_collections():
-        size = store.settings.ingest_batch_size
-        for batch, last, count in batches(records, validator, source, size):
-            batch.checkpoint = Checkpoint(source, fingerprint(path, last.end), last.end, last.line)
-            summary.records += count  # not lines: headers, blank lines and wrapped rows differ
-            summary.add(store.write_batch(batch))
+        for chunk in chunks(job, ahead=read_ahead):
+            summary.records += chunk.records  # not lines: headers, blank lines and wrapped rows
+            summary.add(store.write_batch(chunk.prepared))
             if progress is not None:
-                progress(last.end - offset)
-            offset, line = last.end, last.line
+                progress(chunk.end - offset)
+            offset = chunk.end
     return summary
 
 
-_GC_LOCK = threading.Lock()
-_GC_USERS: list[tuple[int, int, int]] = []  # the thresholds to restore, while any import runs
-GC_THRESHOLD = 50_000
-
-
-@contextmanager
-def rare_collections() -> Iterator[None]:
-    """Run the cyclic garbage collector rarely while reading a file.
-
-    Reading allocates millions of short-lived tuples, dicts and lists; reference counting
-    frees them, but at the default threshold (700 allocations) the cyclic collector also
-    ran some 800 times per 100k events, each pass walking the live objects, for a tenth of
-    an import's CPU. The thresholds are process-wide, so concurrent imports share one
-    raise and the last one out restores them.
-    """
-    with _GC_LOCK:
-        if not _GC_USERS:
-            saved = gc.get_threshold()
-            gc.set_threshold(max(saved[0], GC_THRESHOLD), saved[1], saved[2])
-        else:
-            saved = _GC_USERS[0]
-        _GC_USERS.append(saved)
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _GC_USERS.pop()
-            if not _GC_USERS:
-                gc.set_threshold(*saved)
+def _worth_reading_ahead(path: Path, offset: int) -> bool:
+    return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
 
 
 def _resume_point(store: Store, path: Path, source: str) -> tuple[int, int]:

@@ -9,8 +9,9 @@ import logging
 import time
 from pathlib import Path
 
+from collector.batch import batch_of_events
 from collector.demo import LiveFeed
-from collector.ingest import Summary, batch_of_events, ingest_file
+from collector.ingest import Summary, ingest_file
 from collector.schema import Validator
 from collector.sources.jsonl import JsonLinesReader
 from collector.store import Store

@@ -11,9 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from collector.batch import validate_record
 from collector.engine import replay
-from collector.ingest import Summary, rare_collections, validate_record
+from collector.ingest import Summary
 from collector.metrics import FactRow
+from collector.reading import rare_collections
 from collector.schema import Event, Validator
 from collector.sources.record import Reader
 

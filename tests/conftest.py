@@ -163,7 +163,7 @@ def write(store: Store) -> Callable[..., Summary]:
     """Validate and commit events in one batch, as `ingest` would; returns the summary."""
 
     def write_events(events: list[dict[str, Any]], source: str = "test") -> Summary:
-        from collector.ingest import batch_of_events
+        from collector.batch import batch_of_events
 
         batch = batch_of_events(Validator(store.settings), source, events)
         summary = Summary(records=len(events))

@@ -17,9 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from collector import tables
-from collector.batch import Batch
+from collector.batch import Batch, batch_of_events
 from collector.engine import replay
-from collector.ingest import batch_of_events
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator

@@ -1,0 +1,189 @@
+"""Reading a file into prepared batches, here or in a second process.
+
+An import is two jobs of about the same size: reading, validating and preparing records
+(collector.prepare), and writing them. Both are Python, so threads would take turns on
+the interpreter lock; with ``ahead`` a second process prepares batches while this one
+writes, on two cores. It runs at most a batch ahead, so memory stays bounded, and each
+batch still commits with its own checkpoint.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import pickle
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from collector.batch import Batch, Checkpoint, add_record
+from collector.errors import InputError
+from collector.prepare import Prepared, prepare
+from collector.rollup import Layout
+from collector.schema import Validator
+from collector.sources.lines import fingerprint
+from collector.sources.record import Reader, Record
+
+STOP_SECONDS = 1.0  # how long a reading process may take to stop before it is ended
+
+
+@dataclass(slots=True)
+class Job:
+    """One file to read from a point; crosses to the reading process pickled."""
+
+    validator: Validator
+    layout: Layout
+    reader: Reader
+    path: Path
+    source: str
+    offset: int
+    line: int
+    batch_size: int
+    complete_only: bool = False
+
+
+@dataclass(slots=True)
+class Chunk:
+    """A prepared batch with its checkpoint, the records it holds and where it ended."""
+
+    prepared: Prepared
+    records: int
+    end: int
+
+
+def chunks(job: Job, *, ahead: bool = False) -> Iterator[Chunk]:
+    """The file's prepared batches in order; ``ahead`` prepares them in a second process."""
+    return _from_process(job) if ahead else _prepared(job)
+
+
+def batches(
+    records: Iterable[Record], validator: Validator, source: str, size: int
+) -> Iterator[tuple[Batch, Record, int]]:
+    """Group validated records into batches of ``size``; yields each with its last record
+    and how many records it holds."""
+    batch = Batch(source)
+    last: Record | None = None
+    count = 0
+    for record in records:
+        add_record(batch, validator, record)
+        last, count = record, count + 1
+        if count >= size:
+            yield batch, last, count
+            batch, count = Batch(source), 0
+    if last is not None and count:
+        yield batch, last, count
+
+
+def _prepared(job: Job) -> Iterator[Chunk]:
+    records = job.reader.records(job.path, job.offset, job.line, complete_only=job.complete_only)
+    for batch, last, count in batches(records, job.validator, job.source, job.batch_size):
+        mark = fingerprint(job.path, last.end)
+        batch.checkpoint = Checkpoint(job.source, mark, last.end, last.line)
+        yield Chunk(prepare(batch, job.layout), count, last.end)
+
+
+def _from_process(job: Job) -> Iterator[Chunk]:
+    context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_serve, args=(job, sender), name="touchmetrics-reader")
+    child.start()
+    sender.close()  # the child holds the only sending end, so its end reads as EOF here
+    try:
+        while (chunk := _receive(receiver, child)) is not None:
+            yield chunk
+    finally:
+        receiver.close()  # a child still sending gets a broken pipe and stops
+        child.join(timeout=STOP_SECONDS)
+        if child.is_alive():
+            child.terminate()
+            child.join()
+
+
+def _receive(receiver: Any, child: Any) -> Chunk | None:
+    try:
+        message = receiver.recv()
+    except EOFError:
+        child.join()
+        raise InputError(
+            f"the reading process stopped without a word (exit code {child.exitcode})"
+        ) from None
+    if isinstance(message, _Failure):
+        raise message.error
+    return message  # type: ignore[no-any-return]
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: Exception
+
+
+def _serve(job: Job, sender: Any) -> None:
+    """Steps in the reading process:
+    1. leave Ctrl-C to the importing process, which stops this one;
+    2. prepare the file's batches, as that process would, and send each one; a send
+       waits while the pipe is full, so this process runs at most a batch ahead;
+    3. send None at the end, or the error that stopped it (as InputError when the
+       error itself cannot be pickled);
+    4. stop early when the importer is gone: its end of the pipe is closed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with rare_collections():
+            for chunk in _prepared(job):
+                if not _send(sender, chunk):
+                    return
+        _send(sender, None)
+    except Exception as exc:
+        _send(sender, _Failure(_portable(exc)))
+    finally:
+        sender.close()
+
+
+def _send(sender: Any, message: Any) -> bool:
+    try:
+        sender.send(message)
+    except BrokenPipeError:
+        return False  # the importer stopped first
+    return True
+
+
+def _portable(exc: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return InputError(f"{type(exc).__name__}: {exc}")
+    return exc
+
+
+_GC_LOCK = threading.Lock()
+_GC_USERS: list[tuple[int, int, int]] = []  # the thresholds to restore, while any import runs
+GC_THRESHOLD = 50_000
+
+
+@contextmanager
+def rare_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector rarely while reading a file.
+
+    Reading allocates millions of short-lived tuples, dicts and lists; reference counting
+    frees them, but at the default threshold (700 allocations) the cyclic collector also
+    ran some 800 times per 100k events, each pass walking the live objects, for a tenth of
+    an import's CPU. The thresholds are process-wide, so concurrent imports share one
+    raise and the last one out restores them.
+    """
+    with _GC_LOCK:
+        if not _GC_USERS:
+            saved = gc.get_threshold()
+            gc.set_threshold(max(saved[0], GC_THRESHOLD), saved[1], saved[2])
+        else:
+            saved = _GC_USERS[0]
+        _GC_USERS.append(saved)
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_USERS.pop()
+            if not _GC_USERS:
+                gc.set_threshold(*saved)
