@@ -106,7 +106,7 @@ def _from_process(job: Job) -> Iterator[Chunk]:
 def _receive(receiver: Any, child: Any) -> Chunk | None:
     try:
         message = receiver.recv()
-    except EOFError:
+    except (EOFError, OSError):  # OSError: it stopped halfway through a message
         child.join()
         raise InputError(
             f"the reading process stopped without a word (exit code {child.exitcode})"
