@@ -60,7 +60,10 @@ class Store:
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
-        self._insert_events = driver_insert(engine, t.events)
+        self._insert_events_sql = driver_insert(engine, t.events)
+        self._insert_new_events_sql = driver_insert(
+            engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
+        )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
@@ -102,10 +105,9 @@ class Store:
 
     def _write(self, conn: Any, p: Prepared) -> BatchResult:
         result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
-        fresh, touched = self._unseen(conn, p, result)
+        fresh, touched = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
         if fresh:
-            conn.exec_driver_sql(self._insert_events, fresh)
             self._register_channels(conn, p.channels)
             cells = self._derive(conn, p, fresh, touched)
         result.accepted = len(fresh)
@@ -121,17 +123,44 @@ class Store:
             self._save_checkpoint(conn, p.checkpoint, p.received)
         return result
 
-    def _unseen(
+    def _insert_events(
         self, conn: Any, p: Prepared, result: BatchResult
     ) -> tuple[list[Row], set[str] | None]:
-        """The rows whose id is not stored yet, and the conversations those touch (None when
-        that is all of them); a stored id counts as a duplicate, or as a conflict when its
-        content differs."""
+        """Insert the events whose id is new; return them with the conversations they touch
+        (None: all of the batch's). A stored id counts as a duplicate, or as a conflict
+        when its content differs."""
+        if not p.rows:
+            return [], None
+        if not self.sqlite:
+            seen = self._stored(conn, p.rows)
+            fresh, touched = self._sorted_out(p, seen, result)
+            if fresh:
+                conn.exec_driver_sql(self._insert_events_sql, fresh)
+            return fresh, touched
+        # SQLite writers take turns, so rows above the highest rowid before the insert are
+        # this batch's: one look up per batch replaces one per event in the usual case,
+        # where every id is new.
+        before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
+        inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
+        if inserted == len(p.rows):
+            return p.rows, None
+        return self._sorted_out(p, self._stored(conn, p.rows, f"rowid <= {int(before)}"), result)
+
+    def _stored(self, conn: Any, rows: list[Row], condition: str = "") -> dict[str, str]:
+        """The content hash of each of these rows' ids that is stored (and meets condition)."""
         seen: dict[str, str] = {}
-        for chunk in _chunks([row[0] for row in p.rows], CHUNK):
+        where = f" AND {condition}" if condition else ""
+        for chunk in _chunks([row[0] for row in rows], CHUNK):
             # Driver SQL: SQLAlchemy coerces every IN element, a cost per event (_driver_insert).
-            query = f"SELECT id, content_hash FROM events WHERE id IN ({self._marks(len(chunk))})"
+            marks = self._marks(len(chunk))
+            query = f"SELECT id, content_hash FROM events WHERE id IN ({marks}){where}"
             seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
+        return seen
+
+    def _sorted_out(
+        self, p: Prepared, seen: dict[str, str], result: BatchResult
+    ) -> tuple[list[Row], set[str] | None]:
+        """The rows whose id was not seen, and their conversations; count the others."""
         if not seen:
             return p.rows, None
         fresh: list[Row] = []
