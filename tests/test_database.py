@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 
+from collector.batch import batch_of_events
 from collector.database import current_revision, head_revision, open_store
 from collector.errors import SchemaNotCurrent, StoreError
-from collector.settings import parse_settings
+from collector.schema import Validator
+from collector.settings import Settings, parse_settings
 from collector.tables import metadata
+from tests.conftest import CHANNELS
+from tests.events import CONVERSATION
 
 
 def test_it_migrates_to_exactly_the_tables_the_code_uses(database_url):
@@ -25,6 +31,23 @@ def test_it_upgrades_an_empty_sqlite_file_on_first_use(tmp_path):
     settings = parse_settings({"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
     with open_store(settings) as store:
         assert current_revision(store.engine) == head_revision()
+
+
+def test_it_makes_new_sqlite_stores_with_16_kib_pages_and_keeps_older_ones(tmp_path):
+    new = parse_settings({"database_url": f"sqlite:///{tmp_path / 'new.db'}"})
+    older = tmp_path / "older.db"
+    sqlite3.connect(older).execute("CREATE TABLE early (x)").connection.close()  # 4 KiB pages
+    old = parse_settings({"database_url": f"sqlite:///{older}", "channels": CHANNELS})
+    assert _page_size(new) == 16384
+    with open_store(old) as store:
+        store.write_batch(batch_of_events(Validator(old), "test", CONVERSATION))
+        assert store.event_counts()["accepted"] == len(CONVERSATION)
+    assert _page_size(old) == 4096
+
+
+def _page_size(settings: Settings) -> int:
+    with open_store(settings) as store, store.engine.connect() as conn:
+        return int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
 
 
 def test_it_refuses_a_server_database_whose_schema_is_not_current(tmp_path):
