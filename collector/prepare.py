@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from operator import itemgetter
 from typing import Any
 
 from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us
@@ -53,19 +52,21 @@ def prepare(batch: Batch, layout: Layout, received: int | None = None) -> Prepar
     out.rows = [(*item.event, item.raw, batch.source, out.received) for item in kept]
     out.positions = [item.position for item in kept]
     by_conversation: dict[str, list[Any]] = defaultdict(list)
-    for item in kept:
-        by_conversation[item.event.conversation_id].append(item.event)
+    for event, _raw, _position in kept:
+        by_conversation[event.conversation_id].append(event)
     for cid, events in by_conversation.items():
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
         out.latest.append(latest_by_channel(events, result.channel))
         out.facts.extend(fact_rows(cid, result))
-    out.cells = contributions(map(FACT_CONTRIBUTION, out.facts), layout)
+    out.cells = contributions(out.facts, layout)
     return out
 
 
 def _first_of_each_id(batch: Batch, out: Prepared) -> list[Incoming]:
     """The first event of each id; later ones count as duplicates or conflicts."""
+    if len({event.id for event, _raw, _position in batch.events}) == len(batch.events):
+        return list(batch.events)  # the usual batch: no id twice
     hashes: dict[str, str] = {}
     kept: list[Incoming] = []
     for item in batch.events:
@@ -120,5 +121,3 @@ def _event_id(item: Incoming) -> str:
 
 # A facts row: the conversation, then engine.Fact's fields in order, then its topic.
 FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
-# A facts row's (kind, channel, value, flag, label): what rollup.contributions reads.
-FACT_CONTRIBUTION = itemgetter(1, 2, 4, 5, 6)

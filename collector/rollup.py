@@ -11,6 +11,7 @@ import bisect
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from collector.engine import (
     CSAT,
@@ -56,15 +57,14 @@ def bucket_label(bound: float) -> str:
     return repr(float(bound))
 
 
-FactLike = tuple[
-    str, str | None, float | None, int | None, str | None
-]  # kind channel value flag label
+def contributions(rows: Iterable[Sequence[Any]], layout: Layout, sign: int = 1) -> Counter[Cell]:
+    """The cells these facts rows add to (or, with sign -1, take from).
 
-
-def contributions(facts: Iterable[FactLike], layout: Layout, sign: int = 1) -> Counter[Cell]:
-    """The cells these facts add to (or, with sign -1, take from)."""
+    Rows are in the facts table's column order (conversation_id, kind, channel, at,
+    value, flag, label, topic), as the store writes and reads them.
+    """
     cells: Counter[Cell] = Counter()
-    for kind, channel, value, flag, label in facts:
+    for _conversation, kind, channel, _at, value, flag, label, _topic in rows:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
         if kind in (STARTED, REOPEN):
@@ -75,7 +75,7 @@ def contributions(facts: Iterable[FactLike], layout: Layout, sign: int = 1) -> C
             assert value is not None
             cells[(channel, kind, layout.bucket(kind, value))] += sign
             cells[(channel, kind, "count")] += sign
-            cells[(channel, kind, "sum")] += sign * value  # type: ignore[assignment]  # sums float
+            cells[(channel, kind, "sum")] += sign * value  # a float, in a Counter of ints
         elif kind == CSAT:
             cells[(channel, "csat", "responses")] += sign
             cells[(channel, "csat", "satisfied")] += sign * (flag or 0)

@@ -123,6 +123,15 @@ class Validator:
 
     def timestamp(self, value: Any) -> int:
         """Microseconds since the epoch from RFC 3339 text or Unix seconds."""
+        if type(value) is str:
+            # Timestamps repeat their minute and, at millisecond precision, their seconds:
+            # a known-valid 'YYYY-MM-DDTHH:MM:' and a known-valid 'SS.fffZ' make a valid
+            # whole. Checked first, before any other form: it is the usual one.
+            minute = self._minutes.get(value[:17])
+            if minute is not None:
+                within = self._seconds.get(value[17:])
+                if within is not None:
+                    return minute + within
         if isinstance(value, bool) or value is None:
             raise InvalidEvent(
                 "timestamp", "required: RFC 3339 text with an offset, or Unix seconds"
@@ -133,13 +142,6 @@ class Validator:
             return round(value * 1_000_000)
         if not isinstance(value, str):
             raise InvalidEvent("timestamp", "must be RFC 3339 text or a number of Unix seconds")
-        # Timestamps repeat their minute and, at millisecond precision, their seconds: a
-        # known-valid 'YYYY-MM-DDTHH:MM:' and a known-valid 'SS.fffZ' make a valid whole.
-        minute = self._minutes.get(value[:17])
-        if minute is not None:
-            within = self._seconds.get(value[17:])
-            if within is not None:
-                return minute + within
         micros = self._parsed(value)
         if value[-1] == "Z" and len(self._seconds) < _KEPT and len(self._minutes) < _KEPT:
             within = micros % 60_000_000  # UTC minutes are all 60 s long

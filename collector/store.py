@@ -34,7 +34,6 @@ from collector.errors import StoreError, driver_message
 from collector.prepare import (
     CONFLICT,
     FACT_COLUMNS,
-    FACT_CONTRIBUTION,
     Prepared,
     Row,
     conversation_row,
@@ -190,9 +189,7 @@ class Store:
             cells = Counter(p.cells)
             cells.update(
                 contributions(
-                    (FACT_CONTRIBUTION(row) for row in p.facts if row[0] not in inserted),
-                    self.layout,
-                    sign=-1,
+                    (row for row in p.facts if row[0] not in inserted), self.layout, sign=-1
                 )
             )
             latest = _merged(
@@ -230,7 +227,7 @@ class Store:
         for cid, result in replays.items():
             new = fact_rows(cid, result)
             facts.extend(new)
-            cells.update(contributions(map(FACT_CONTRIBUTION, new), self.layout))
+            cells.update(contributions(new, self.layout))
         arrived: dict[str, list[Event]] = defaultdict(list)
         for row in fresh:
             if row[1] in replays:
@@ -272,12 +269,10 @@ class Store:
         return found
 
     def _load_facts(self, conn: Any, ids: list[str]) -> list[tuple[Any, ...]]:
-        c = t.facts.c
+        columns = [t.facts.c[name] for name in FACT_COLUMNS]
         found: list[tuple[Any, ...]] = []
         for chunk in _chunks(ids, CHUNK):
-            query = select(c.kind, c.channel, c.value, c.flag, c.label).where(
-                c.conversation_id.in_(chunk)
-            )
+            query = select(*columns).where(t.facts.c.conversation_id.in_(chunk))
             found.extend(tuple(row) for row in conn.execute(query))
         return found
 

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 
 from collector import tables as t
+from collector.prepare import FACT_COLUMNS
 from collector.rollup import contributions
 from collector.store import Store
 
@@ -28,14 +29,12 @@ def rebuild_totals(store: Store) -> None:
         if not store.sqlite:
             # Writers add their differences after this commits, on top of the new totals.
             conn.execute(text("LOCK TABLE rollups IN EXCLUSIVE MODE"))
-        c = t.facts.c
         cells: Counter[tuple[str, str, str]] = Counter()
         # On the statement, not the connection: Connection.execution_options() changes the
         # connection in place, and a server-side cursor would then wrap the DELETE below,
         # which PostgreSQL rejects (DECLARE ... CURSOR FOR DELETE).
-        query = select(c.kind, c.channel, c.value, c.flag, c.label).execution_options(
-            yield_per=50_000
-        )
+        columns = [t.facts.c[name] for name in FACT_COLUMNS]
+        query = select(*columns).execution_options(yield_per=50_000)
         for chunk in conn.execute(query).partitions():
             cells.update(contributions((tuple(row) for row in chunk), store.layout))
         conn.execute(delete(t.rollups).where(t.rollups.c.series.not_in(KEPT_SERIES)))

@@ -122,9 +122,7 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     assert stored_facts(store, {e["conversation_id"] for e in events}) == expected
     moved = Counter(store.totals())
     moved.subtract(before)
-    change = contributions(
-        ((k, ch, v, fl, lb) for (_, k, ch, _, v, fl, lb, _) in expected.elements()), store.layout
-    )
+    change = contributions(expected.elements(), store.layout)
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell
     assert moved[("", "events", "accepted")] == len(events)
