@@ -42,11 +42,16 @@ class Checkpoint:
 
 
 class Incoming(NamedTuple):
-    """A validated event with its record as received and where it was read."""
+    """A validated event with its record as received and the record's line (or index)."""
 
     event: Event
     raw: str
-    position: str
+    line: int
+
+
+def position(source: str, line: int) -> str:
+    """Where a record was read, as rejections name it: ``file:line`` or ``source:index``."""
+    return f"{source}:{line}"
 
 
 @dataclass(slots=True)
@@ -70,31 +75,32 @@ def validate_record(
     validator: Validator, record: Record, source: str
 ) -> tuple[list[Incoming], Rejection | None]:
     """The events of one record, or its rejection: a record is taken whole or not at all."""
-    position = f"{source}:{record.line}"
+    where = position(source, record.line)
     if record.error is not None:
-        return [], Rejection(source, position, record.raw, record.error)
+        return [], Rejection(source, where, record.raw, record.error)
     events: list[Incoming] = []
     for index, item in enumerate(record.items):
         try:
             event = validator.validate(item)
         except InvalidEvent as exc:
-            where = position if len(record.items) == 1 else f"{position} (event {index + 1})"
+            if len(record.items) > 1:
+                where = f"{where} (event {index + 1})"
             return [], Rejection(source, where, record.raw, exc.reason)
         raw = record.raw if len(record.items) == 1 else orjson.dumps(item).decode()
-        events.append(Incoming(event, raw, position))
+        events.append(Incoming(event, raw, record.line))
     return events, None
 
 
 def add_record(batch: Batch, validator: Validator, record: Record) -> None:
     """Validate one record into the batch: its events, or its rejection."""
     if record.error is None and len(record.items) == 1:  # the usual record, made short
-        position = f"{batch.source}:{record.line}"
         try:
             event = validator.validate(record.items[0])
         except InvalidEvent as exc:
-            batch.rejections.append(Rejection(batch.source, position, record.raw, exc.reason))
+            where = position(batch.source, record.line)
+            batch.rejections.append(Rejection(batch.source, where, record.raw, exc.reason))
         else:
-            batch.events.append(Incoming(event, record.raw, position))
+            batch.events.append(Incoming(event, record.raw, record.line))
         return
     events, rejection = validate_record(validator, record, batch.source)
     batch.events.extend(events)

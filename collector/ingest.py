@@ -89,7 +89,7 @@ def ingest_file(
     offset, line = _resume_point(store, path, source)
     summary.resumed_at_line = line
     job = Job(
-        validator, store.layout, reader, path, source, offset, line,
+        validator, reader, path, source, offset, line,
         store.settings.ingest_batch_size, complete_only,
     )  # fmt: skip
     if read_ahead is None:

@@ -10,6 +10,7 @@ batch still commits with its own checkpoint.
 from __future__ import annotations
 
 import gc
+import marshal
 import multiprocessing
 import pickle
 import signal
@@ -22,8 +23,7 @@ from typing import Any
 
 from collector.batch import Batch, Checkpoint, add_record
 from collector.errors import InputError
-from collector.prepare import Prepared, prepare
-from collector.rollup import Layout
+from collector.prepare import Prepared, packed, prepare, unpacked
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Reader, Record
@@ -36,7 +36,6 @@ class Job:
     """One file to read from a point; crosses to the reading process pickled."""
 
     validator: Validator
-    layout: Layout
     reader: Reader
     path: Path
     source: str
@@ -83,7 +82,7 @@ def _prepared(job: Job) -> Iterator[Chunk]:
     for batch, last, count in batches(records, job.validator, job.source, job.batch_size):
         mark = fingerprint(job.path, last.end)
         batch.checkpoint = Checkpoint(job.source, mark, last.end, last.line)
-        yield Chunk(prepare(batch, job.layout), count, last.end)
+        yield Chunk(prepare(batch), count, last.end)
 
 
 def _from_process(job: Job) -> Iterator[Chunk]:
@@ -105,46 +104,52 @@ def _from_process(job: Job) -> Iterator[Chunk]:
 
 def _receive(receiver: Any, child: Any) -> Chunk | None:
     try:
-        message = receiver.recv()
+        message = receiver.recv_bytes()
     except (EOFError, OSError):  # OSError: it stopped halfway through a message
         child.join()
         raise InputError(
             f"the reading process stopped without a word (exit code {child.exitcode})"
         ) from None
-    if isinstance(message, _Failure):
-        raise message.error
-    return message  # type: ignore[no-any-return]
+    kind, body = message[:1], memoryview(message)[1:]
+    if kind == _FAILURE:
+        raise pickle.loads(body)
+    if kind == _END:
+        return None
+    records, end, prepared = marshal.loads(body)
+    return Chunk(unpacked(prepared), records, end)
 
 
-@dataclass(slots=True)
-class _Failure:
-    error: Exception
+# Messages from the reading process: a byte that says what follows, then the body.
+_CHUNK, _END, _FAILURE = b"C", b".", b"E"
 
 
 def _serve(job: Job, sender: Any) -> None:
     """Steps in the reading process:
     1. leave Ctrl-C to the importing process, which stops this one;
-    2. prepare the file's batches, as that process would, and send each one; a send
-       waits while the pipe is full, so this process runs at most a batch ahead;
-    3. send None at the end, or the error that stopped it (as InputError when the
-       error itself cannot be pickled);
+    2. prepare the file's batches, as that process would, and send each one (marshal,
+       not pickle: the batches are built-in types, and a second process costs less
+       the less it has to encode); a send waits while the pipe is full, so this
+       process runs at most a batch ahead;
+    3. send the end, or the error that stopped it (as InputError when the error
+       itself cannot be pickled);
     4. stop early when the importer is gone: its end of the pipe is closed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with rare_collections():
             for chunk in _prepared(job):
-                if not _send(sender, chunk):
+                body = marshal.dumps((chunk.records, chunk.end, packed(chunk.prepared)))
+                if not _send(sender, _CHUNK + body):
                     return
-        _send(sender, None)
+        _send(sender, _END)
     except Exception as exc:
-        _send(sender, _Failure(_portable(exc)))
+        _send(sender, _FAILURE + pickle.dumps(_portable(exc)))
     finally:
         sender.close()
 
 
-def _send(sender: Any, message: Any) -> bool:
+def _send(sender: Any, message: bytes) -> bool:
     try:
-        sender.send(message)
+        sender.send_bytes(message)
     except BrokenPipeError:
         return False  # the importer stopped first
     return True

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
-from collector.batch import Batch, BatchResult, Checkpoint, Rejection
+from collector.batch import Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
 from collector.engine import Replay, replay
 from collector.errors import StoreError, driver_message
@@ -82,7 +82,7 @@ class Store:
 
     def write_batch(self, batch: Batch | Prepared) -> BatchResult:
         """Commit one batch atomically and say what became of each record."""
-        prepared = batch if isinstance(batch, Prepared) else prepare(batch, self.layout)
+        prepared = batch if isinstance(batch, Prepared) else prepare(batch)
         try:
             with self.engine.begin() as conn:
                 result = self._write(conn, prepared)
@@ -163,14 +163,15 @@ class Store:
         if not seen:
             return p.rows, None
         fresh: list[Row] = []
-        for row, position in zip(p.rows, p.positions, strict=True):
+        for row, line in zip(p.rows, p.lines, strict=True):
             known = seen.get(row[0])
             if known is None:
                 fresh.append(row)
             elif known == row[_HASH]:
                 result.duplicates += 1
             else:
-                result.rejections.append(Rejection(p.source, position, row[_RAW], CONFLICT, row[0]))
+                where = position(p.source, line)
+                result.rejections.append(Rejection(p.source, where, row[_RAW], CONFLICT, row[0]))
         return fresh, {row[1] for row in fresh}
 
     def _derive(
@@ -182,22 +183,19 @@ class Store:
         if touched is not None:
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
+        cells: Counter[Cell] = Counter()
         if len(inserted) == len(p.conversations):  # the usual case: all of them are new
-            facts, cells, latest = p.facts, Counter(p.cells), _merged(p.latest)
+            facts, latest = p.facts, _merged(p.latest)
         else:
             facts = [row for row in p.facts if row[0] in inserted]
-            cells = Counter(p.cells)
-            cells.update(
-                contributions(
-                    (row for row in p.facts if row[0] not in inserted), self.layout, sign=-1
-                )
-            )
             latest = _merged(
                 [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in inserted]
             )
             existing = sorted(row[0] for row in rows if row[0] not in inserted)
             if existing:
                 self._replay_stored(conn, existing, fresh, facts, cells, latest)
+        # Counted here rather than while preparing: the reading process is the busier one.
+        cells.update(contributions(facts, self.layout))
         if facts:
             conn.exec_driver_sql(self._insert_facts, facts)
         self._mark_last_events(conn, latest)
@@ -213,7 +211,8 @@ class Store:
         latest: dict[str, int],
     ) -> None:
         """Replay conversations that were already stored, from all their stored events: swap
-        their facts, move the totals by the difference and raise the latest event times."""
+        their facts (adding the new ones to ``facts``), take the old ones from the totals
+        and raise the latest event times."""
         self._lock_conversations(conn, ids)
         cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
         for chunk in _chunks(ids, CHUNK):
@@ -225,9 +224,7 @@ class Store:
             [_conversation_update(cid, replays[cid], stored[cid]) for cid in ids],
         )
         for cid, result in replays.items():
-            new = fact_rows(cid, result)
-            facts.extend(new)
-            cells.update(contributions(new, self.layout))
+            facts.extend(fact_rows(cid, result))
         arrived: dict[str, list[Event]] = defaultdict(list)
         for row in fresh:
             if row[1] in replays:
