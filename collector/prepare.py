@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us, position
@@ -38,24 +38,6 @@ class Prepared:
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
     received: int = 0  # microseconds since the epoch, in every events row
-
-
-def packed(p: Prepared) -> tuple[Any, ...]:
-    """The batch as built-in types only (tuples, lists, dicts, strings, numbers), which
-    marshal sends between processes at twice the speed of pickle."""
-    values = {name: getattr(p, name) for name in _FIELDS}
-    values["rejections"] = [astuple(r) for r in p.rejections]
-    values["checkpoint"] = None if p.checkpoint is None else astuple(p.checkpoint)
-    return tuple(values[name] for name in _FIELDS)
-
-
-def unpacked(values: tuple[Any, ...]) -> Prepared:
-    """The batch from ``packed``."""
-    named = dict(zip(_FIELDS, values, strict=True))
-    named["rejections"] = [Rejection(*r) for r in named["rejections"]]
-    if named["checkpoint"] is not None:
-        named["checkpoint"] = Checkpoint(*named["checkpoint"])
-    return Prepared(**named)
 
 
 def prepare(batch: Batch, received: int | None = None) -> Prepared:
@@ -139,8 +121,6 @@ def _channels(kept: Sequence[Incoming]) -> dict[str, tuple[str | None, int]]:
 def _event_id(item: Incoming) -> str:
     return item.event.id
 
-
-_FIELDS = tuple(f.name for f in fields(Prepared))
 
 # A facts row: the conversation, then engine.Fact's fields in order, then its topic.
 FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")

@@ -10,7 +10,6 @@ batch still commits with its own checkpoint.
 from __future__ import annotations
 
 import gc
-import marshal
 import multiprocessing
 import pickle
 import signal
@@ -23,7 +22,7 @@ from typing import Any
 
 from collector.batch import Batch, Checkpoint, add_record
 from collector.errors import InputError
-from collector.prepare import Prepared, packed, prepare, unpacked
+from collector.prepare import Prepared, prepare
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Reader, Record
@@ -104,52 +103,46 @@ def _from_process(job: Job) -> Iterator[Chunk]:
 
 def _receive(receiver: Any, child: Any) -> Chunk | None:
     try:
-        message = receiver.recv_bytes()
+        message = receiver.recv()
     except (EOFError, OSError):  # OSError: it stopped halfway through a message
         child.join()
         raise InputError(
             f"the reading process stopped without a word (exit code {child.exitcode})"
         ) from None
-    kind, body = message[:1], memoryview(message)[1:]
-    if kind == _FAILURE:
-        raise pickle.loads(body)
-    if kind == _END:
-        return None
-    records, end, prepared = marshal.loads(body)
-    return Chunk(unpacked(prepared), records, end)
+    if isinstance(message, _Failure):
+        raise message.error
+    return message  # type: ignore[no-any-return]
 
 
-# Messages from the reading process: a byte that says what follows, then the body.
-_CHUNK, _END, _FAILURE = b"C", b".", b"E"
+@dataclass(slots=True)
+class _Failure:
+    error: Exception
 
 
 def _serve(job: Job, sender: Any) -> None:
     """Steps in the reading process:
     1. leave Ctrl-C to the importing process, which stops this one;
-    2. prepare the file's batches, as that process would, and send each one (marshal,
-       not pickle: the batches are built-in types, and a second process costs less
-       the less it has to encode); a send waits while the pipe is full, so this
-       process runs at most a batch ahead;
-    3. send the end, or the error that stopped it (as InputError when the error
-       itself cannot be pickled);
+    2. prepare the file's batches, as that process would, and send each one; a send
+       waits while the pipe is full, so this process runs at most a batch ahead;
+    3. send None at the end, or the error that stopped it (as InputError when the
+       error itself cannot be pickled);
     4. stop early when the importer is gone: its end of the pipe is closed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with rare_collections():
             for chunk in _prepared(job):
-                body = marshal.dumps((chunk.records, chunk.end, packed(chunk.prepared)))
-                if not _send(sender, _CHUNK + body):
+                if not _send(sender, chunk):
                     return
-        _send(sender, _END)
+        _send(sender, None)
     except Exception as exc:
-        _send(sender, _FAILURE + pickle.dumps(_portable(exc)))
+        _send(sender, _Failure(_portable(exc)))
     finally:
         sender.close()
 
 
-def _send(sender: Any, message: bytes) -> bool:
+def _send(sender: Any, message: Chunk | _Failure | None) -> bool:
     try:
-        sender.send_bytes(message)
+        sender.send(message)
     except BrokenPipeError:
         return False  # the importer stopped first
     return True

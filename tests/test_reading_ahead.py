@@ -6,7 +6,6 @@ and checkpoint as an import in one process, the same errors, and no process left
 
 from __future__ import annotations
 
-import marshal
 import multiprocessing
 import os
 import random
@@ -25,13 +24,10 @@ import yaml
 from sqlalchemy import delete, select
 
 from collector import tables as t
-from collector.batch import Checkpoint
 from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
 from collector.errors import InputError
 from collector.ingest import READ_AHEAD_BYTES, Summary, ingest_file
-from collector.prepare import packed, prepare, unpacked
-from collector.reading import batches
 from collector.schema import Validator
 from collector.sources.csvmap import MappedCsvReader
 from collector.sources.jsonl import JsonLinesReader
@@ -153,15 +149,6 @@ def test_the_reading_process_exits_when_the_importer_is_killed(tmp_path):
         _wait_for(lambda: not _alive(reader[0]), "the orphaned reader to exit", seconds=15)
     finally:
         importer.kill()
-
-
-def test_a_prepared_batch_crosses_between_processes_unchanged(small_batches, messy_log):
-    records = JsonLinesReader().records(messy_log)
-    validator = Validator(small_batches)
-    for batch, last, _count in batches(records, validator, "messy", 1000):
-        batch.checkpoint = Checkpoint("messy", "fingerprint", last.end, last.line)
-        prepared = prepare(batch)
-        assert unpacked(marshal.loads(marshal.dumps(packed(prepared)))) == prepared
 
 
 def _import(store: Store, path: Path, *, ahead: bool, progress: Any = None) -> Summary:
