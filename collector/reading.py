@@ -3,8 +3,8 @@
 An import is two jobs of about the same size: reading, validating and preparing records
 (collector.prepare), and writing them. Both are Python, so threads would take turns on
 the interpreter lock; with ``ahead`` a second process prepares batches while this one
-writes, on two cores. It runs at most a batch ahead, so memory stays bounded, and each
-batch still commits with its own checkpoint.
+writes, on two cores. It runs at most a few batches ahead, so memory stays bounded, and
+each batch still commits with its own checkpoint.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import pickle
+import queue
 import signal
 import threading
 from collections.abc import Iterable, Iterator
@@ -27,6 +28,7 @@ from collector.schema import Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Reader, Record
 
+AHEAD = 3  # prepared batches waiting to be sent, besides the one being sent
 STOP_SECONDS = 1.0  # how long a reading process may take to stop before it is ended
 
 
@@ -122,30 +124,51 @@ class _Failure:
 def _serve(job: Job, sender: Any) -> None:
     """Steps in the reading process:
     1. leave Ctrl-C to the importing process, which stops this one;
-    2. prepare the file's batches, as that process would, and send each one; a send
-       waits while the pipe is full, so this process runs at most a batch ahead;
-    3. send None at the end, or the error that stopped it (as InputError when the
-       error itself cannot be pickled);
-    4. stop early when the importer is gone: its end of the pipe is closed."""
+    2. prepare the file's batches, as that process would, into an outbox of ``AHEAD``
+       that a mailer thread sends down the pipe, so that preparing goes on while a
+       send waits for the importer (and the importer seldom waits for a batch);
+    3. post the end, or the error that stopped it (as InputError when the error itself
+       cannot be pickled), and wait until the mailer has sent everything;
+    4. stop early when the importer is gone: the mailer finds its end of the pipe
+       closed and stops taking mail."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    outbox: queue.Queue[Chunk | _Failure | None] = queue.Queue(maxsize=AHEAD)
+    mailer = threading.Thread(target=_mail, args=(outbox, sender), name="mailer", daemon=True)
+    mailer.start()
     try:
         with rare_collections():
             for chunk in _prepared(job):
-                if not _send(sender, chunk):
+                if not _post(outbox, mailer, chunk):
                     return
-        _send(sender, None)
+        _post(outbox, mailer, None)
     except Exception as exc:
-        _send(sender, _Failure(_portable(exc)))
+        _post(outbox, mailer, _Failure(_portable(exc)))
     finally:
+        mailer.join()
         sender.close()
 
 
-def _send(sender: Any, message: Chunk | _Failure | None) -> bool:
-    try:
-        sender.send(message)
-    except BrokenPipeError:
-        return False  # the importer stopped first
-    return True
+def _post(outbox: queue.Queue[Chunk | _Failure | None], mailer: Any, message: Any) -> bool:
+    """Put a message in the outbox; False once the mailer has stopped (importer gone)."""
+    while mailer.is_alive():
+        try:
+            outbox.put(message, timeout=STOP_SECONDS)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _mail(outbox: queue.Queue[Chunk | _Failure | None], sender: Any) -> None:
+    """Send the outbox down the pipe until the last message, or until nobody reads."""
+    while True:
+        message = outbox.get()
+        try:
+            sender.send(message)
+        except BrokenPipeError:
+            return  # the importer stopped first
+        if not isinstance(message, Chunk):
+            return
 
 
 def _portable(exc: Exception) -> Exception:
