@@ -89,7 +89,11 @@ def _prepared(job: Job) -> Iterator[Chunk]:
 def _from_process(job: Job) -> Iterator[Chunk]:
     context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads
     receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(target=_serve, args=(job, sender), name="touchmetrics-reader")
+    # A daemon: a process that exits mid-import (a service stopping while the scheduler
+    # imports a spool file) ends its reader instead of waiting for it at exit.
+    child = context.Process(
+        target=_serve, args=(job, sender), name="touchmetrics-reader", daemon=True
+    )
     child.start()
     sender.close()  # the child holds the only sending end, so its end reads as EOF here
     try:
