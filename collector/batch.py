@@ -15,6 +15,9 @@ from collector.errors import InvalidEvent
 from collector.schema import Event, Validator
 from collector.sources.record import Record
 
+# The reason given when an id arrives again with other content, wherever that is found.
+CONFLICT = "field `id`: already used by an event with different content (conflict)"
+
 
 def now_us() -> int:
     return time.time_ns() // 1000

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.batch import validate_record
+from collector.batch import CONFLICT, validate_record
 from collector.engine import replay
 from collector.ingest import Summary
 from collector.metrics import FactRow
@@ -54,9 +54,7 @@ class FileLog:
             self.summary.duplicates += 1
         else:
             self.summary.rejected += 1
-            self.summary.reasons[
-                "field `id`: already used by an event with different content (conflict)"
-            ] += 1
+            self.summary.reasons[CONFLICT] += 1
 
     def facts(self) -> Iterator[FactRow]:
         for events in self.conversations.values():

@@ -15,12 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us, position
+from collector.batch import CONFLICT, Batch, Checkpoint, Incoming, Rejection, now_us, position
 from collector.engine import Fact, Replay, replay
 
 Row = tuple[Any, ...]
-
-CONFLICT = "field `id`: already used by an event with different content (conflict)"
 
 
 @dataclass(slots=True)

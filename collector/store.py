@@ -27,12 +27,11 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
-from collector.batch import Batch, BatchResult, Checkpoint, Rejection, position
+from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
 from collector.engine import Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
-    CONFLICT,
     FACT_COLUMNS,
     Prepared,
     Row,
