@@ -14,16 +14,24 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from collector.errors import ConfigError, TouchmetricsError
+from collector.objectives import Objective, named_objectives
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 ENV_PREFIX = "TOUCHMETRICS_"
 DEFAULT_RESPONSE_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
 DEFAULT_RESOLUTION_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 28800, 86400, 259200, 604800)
 Kind = Literal["ai", "human"]
-YAML_ONLY = ("channels", "chatwoot")  # structured settings with no environment form
+YAML_ONLY = ("channels", "chatwoot", "objectives")  # structured settings with no environment form
 
 
 class ChannelSpec(BaseModel):
@@ -155,6 +163,65 @@ class Settings(BaseModel):
         "`topic_attribute` (a custom attribute; else the first label), `account_id`.",
     )
 
+    objectives: dict[str, Objective] = Field(
+        default_factory=dict,
+        description="Objectives by name (DESIGN section 11): `{name: {indicator, channels|kind, "
+        "by, min|max, within_seconds, window, for, min_events, tolerance, severity, title, "
+        "notify}}`. Read by the alert mail, `touchmetrics rules`, the dashboards and "
+        "`touchmetrics check`; see the README's Objectives section.",
+    )
+    alert_interval_seconds: float = Field(
+        60.0, gt=0, description="How often the scheduler judges every objective."
+    )
+    alert_mail: Literal["builtin", "alertmanager", "off"] = Field(
+        "builtin",
+        description="Who mails about objectives: `builtin` (the scheduler, over SMTP), "
+        "`alertmanager` (Prometheus rules and Alertmanager; the scheduler still records "
+        "states but sends nothing) or `off`.",
+    )
+    alert_email_to: tuple[str, ...] = Field(
+        (), description="Default recipients of alert mail (an objective's `notify` overrides)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:9480",
+        description="Where people reach this service; links in mail and dashboards start here.",
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for alert mail; unset means mail is off (states are "
+        "still recorded and shown).",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="`starttls` (upgrade after connecting), `ssl` (TLS from the "
+        "start, usually port 465) or `none` (plain, for a relay on loopback).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
+    smtp_password: str | None = Field(
+        None, description="SMTP login password. Secret: use TOUCHMETRICS_SMTP_PASSWORD_FILE."
+    )
+    smtp_from: str = Field("touchmetrics@localhost", description="The From address of alert mail.")
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long one SMTP conversation may take before it is retried."
+    )
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objective_names(cls, value: object) -> object:
+        return named_objectives(value)
+
+    @model_validator(mode="after")
+    def _objective_channels(self) -> Settings:
+        for name, objective in self.objectives.items():
+            for channel in objective.channels or ():
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"objective `{name}`: field `channels`: {channel!r} is not a declared "
+                        f"channel (declared: {', '.join(sorted(self.channels)) or 'none'})"
+                    )
+        return self
+
     @field_validator("tokens", mode="before")
     @classmethod
     def _token_list(cls, value: object) -> object:
@@ -185,6 +252,20 @@ class Settings(BaseModel):
     def channel_kinds(self) -> dict[str, str]:
         """Declared channel name to kind."""
         return {name: spec.kind for name, spec in self.channels.items()}
+
+    def histogram_bounds(self, histogram: str) -> tuple[float, ...]:
+        """A histogram's bucket bounds: the configured ones plus every objective threshold on it.
+
+        ``histogram`` is ``first_response``, ``response`` or ``resolution``. The thresholds
+        make PromQL's `_bucket{le=...} / _count` give an objective's share exactly.
+        """
+        configured = self.resolution_buckets if histogram == "resolution" else self.response_buckets
+        thresholds = {
+            o.within_seconds
+            for o in self.objectives.values()
+            if o.indicator == histogram and o.within_seconds is not None
+        }
+        return tuple(sorted({float(b) for b in configured} | thresholds))
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -262,4 +343,11 @@ def settings_reference() -> str:
             default = "() (none)"
         env = "(YAML only)" if key in YAML_ONLY else f"`{ENV_PREFIX}{key.upper()}`"
         lines.append(f"| `{key}` | {env} | `{default}` | {field.description} |")
+    lines += ["", "Each entry of `objectives` (DESIGN section 11) takes:", ""]
+    lines += ["| field | default | meaning |", "| --- | --- | --- |"]
+    for key, field in Objective.model_fields.items():
+        if key == "name":
+            continue
+        default = "required" if field.is_required() else repr(field.default)
+        lines.append(f"| `{field.alias or key}` | `{default}` | {field.description} |")
     return "\n".join(lines) + "\n"
