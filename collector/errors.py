@@ -44,3 +44,7 @@ class StoreError(TouchmetricsError):
 
 class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
+
+
+class PushError(TouchmetricsError):
+    """Grafana could not be reached or refused an upload; names the dashboard and the answer."""

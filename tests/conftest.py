@@ -42,6 +42,31 @@ CHANNELS = {
     "phone": {"kind": "human"},
     "email": {"kind": "human"},
 }
+# The objectives of DESIGN section 11's example: a channel, a kind pooled, all pooled, and a
+# duration threshold that becomes a bucket bound.
+DESIGN_OBJECTIVES: dict[str, dict[str, Any]] = {
+    "bot-containment": {
+        "title": "The web assistant resolves most conversations itself",
+        "indicator": "resolution_rate",
+        "channels": ["bot-chat"],
+        "min": 0.60,
+    },
+    "human-first-response": {
+        "title": "People answer within two minutes",
+        "indicator": "first_response",
+        "kind": "human",
+        "within_seconds": 120,
+        "min": 0.90,
+    },
+    "bot-escalations": {
+        "indicator": "escalation_rate",
+        "kind": "ai",
+        "by": "kind",
+        "max": 0.35,
+        "severity": "critical",
+    },
+    "csat": {"indicator": "csat", "min": 0.80, "window": "1d", "min_events": 50, "by": "all"},
+}
 
 
 def require(condition: bool, reason: str) -> None:
@@ -173,7 +198,7 @@ def write(store: Store) -> Callable[..., Summary]:
     return write_events
 
 
-__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "Incoming", "require"]
+__all__ = ["CHANNELS", "DESIGN_OBJECTIVES", "REPO", "SHARED_DATA", "Incoming", "require"]
 
 
 class LiveServer:
@@ -230,3 +255,14 @@ def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
 @pytest.fixture
 def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
+
+
+@pytest.fixture
+def standin_grafana() -> Iterator[Any]:
+    """A loopback HTTP server standing in for Grafana (which cannot run here), recording
+    what it receives; it accepts the bearer token ``grafana-test-token`` only."""
+    from tests.standin_grafana import StandInGrafana
+
+    server = StandInGrafana(token="grafana-test-token")
+    yield server
+    server.stop()
