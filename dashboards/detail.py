@@ -99,11 +99,11 @@ def _rows(titles: Mapping[str, str]) -> list[tuple[str, PanelBuilder, PanelBuild
         "Conversations whose first segment is in the channel, per hour.",
         titles,
     )
-    open_now = graph(
-        "$channel: open conversations",
-        "short",
-        [Query(q.open_conversations(CHANNEL), "open")],
-        "Conversations whose current segment is in the channel and has not ended.",
+    ended = graph(
+        "$channel: segments ended per hour, by outcome",
+        PER_HOUR,
+        [Query(q.per_hour("segments_ended_total", CHANNEL, ("outcome",)), "{{outcome}}")],
+        "Stays in the channel that ended resolved, escalated (handed off) or abandoned.",
         titles,
     )
     outcomes = graph(
@@ -158,7 +158,7 @@ def _rows(titles: Mapping[str, str]) -> list[tuple[str, PanelBuilder, PanelBuild
         titles,
     )
     return [
-        ("Volume", started, open_now),
+        ("Volume", started, ended),
         ("Outcomes and waiting", outcomes, times),
         ("Satisfaction", satisfied, ratings),
         ("Resolution and reopens", resolution, reopens(titles)),

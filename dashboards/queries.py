@@ -71,10 +71,6 @@ def events_received() -> str:
     return per_hour("events_received_total", "", ("result",))
 
 
-def open_conversations(select: str) -> str:
-    return f"sum ({PREFIX}open_conversations{_matchers(select)})"
-
-
 def seconds_since_last_event(select: str) -> str:
     """Wall-clock seconds since the latest event credited to the channel (event time)."""
     return f"time() - max ({PREFIX}last_event_timestamp_seconds{_matchers(select)})"
