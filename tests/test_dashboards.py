@@ -16,7 +16,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from collector.cli import main
-from tests.conftest import CHANNELS, DESIGN_OBJECTIVES
+from dashboards.mockup import render
+from tests.conftest import CHANNELS, DESIGN_OBJECTIVES, REPO
 
 TOKEN = "grafana-test-token"
 
@@ -262,3 +263,61 @@ def test_push_to_an_address_where_nothing_listens_says_so(dashboard_config: Path
     assert result.exit_code == 2
     assert f"Grafana at http://127.0.0.1:{port} cannot be reached" in result.output
     assert "secret" not in result.output and TOKEN not in result.output
+
+
+def test_the_committed_grafana_folder_is_built_from_the_deploy_configuration(tmp_path: Path):
+    out = tmp_path / "grafana"
+    result = run(
+        "dashboards",
+        "build",
+        "--config",
+        str(REPO / "deploy" / "touchmetrics.yaml"),
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    committed = REPO / "dashboards" / "grafana"
+    fresh = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file())
+    assert fresh == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
+    for path in fresh:
+        assert (out / path).read_bytes() == (committed / path).read_bytes(), (
+            f"{path} is stale: touchmetrics dashboards build --config deploy/touchmetrics.yaml "
+            "-o dashboards/grafana"
+        )
+
+
+def test_the_readme_mockup_is_drawn_from_the_overview_json():
+    model = load(REPO / "dashboards" / "grafana", "touchmetrics-overview")
+    drawn = render(model)
+    assert (REPO / "docs" / "overview-dashboard.svg").read_text() == drawn, (
+        "python -m dashboards.mockup dashboards/grafana/dashboards/touchmetrics-overview.json "
+        "docs/overview-dashboard.svg"
+    )
+    panels = [p for p in model["panels"] if p["type"] != "row"]
+    assert drawn.count('rx="4"') == len(panels)
+    assert "Mock-up drawn from the dashboard JSON" in drawn
+    for row in (p for p in model["panels"] if p["type"] == "row"):
+        assert row["title"] in drawn
+
+
+def test_docker_compose_mounts_the_grafana_folder_where_its_provider_looks():
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    assert "./dashboards/grafana:/etc/grafana/provisioning:ro" in grafana["volumes"]
+    [provider] = yaml.safe_load(
+        (REPO / "dashboards" / "grafana" / "dashboards" / "touchmetrics.yaml").read_text()
+    )["providers"]
+    assert provider["options"]["path"] == "/etc/grafana/provisioning/dashboards"
+    [source] = yaml.safe_load(
+        (REPO / "dashboards" / "grafana" / "datasources" / "touchmetrics.yaml").read_text()
+    )["datasources"]
+    assert source["url"] == "http://prometheus:9090" and "prometheus" in compose["services"]
+    for name in ("touchmetrics", "scheduler", "migrate"):
+        service = compose["services"][name]
+        assert (
+            service["environment"]["TOUCHMETRICS_CONFIG"] == "/etc/touchmetrics/touchmetrics.yaml"
+        )
+        assert (
+            "./deploy/touchmetrics.yaml:/etc/touchmetrics/touchmetrics.yaml:ro"
+            in service["volumes"]
+        )
