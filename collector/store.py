@@ -40,7 +40,7 @@ from collector.prepare import (
     latest_by_channel,
     prepare,
 )
-from collector.rollup import Cell, Layout, contributions
+from collector.rollup import Cell, Layout, SlotCell, contributions
 from collector.schema import Event
 from collector.settings import Settings
 
@@ -105,9 +105,10 @@ class Store:
         result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
         fresh, touched = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
+        hours: Counter[SlotCell] = Counter()
         if fresh:
             self._register_channels(conn, p.channels)
-            cells = self._derive(conn, p, fresh, touched)
+            cells = self._derive(conn, p, fresh, touched, hours)
         result.accepted = len(fresh)
         if result.rejections:
             conn.execute(
@@ -117,6 +118,7 @@ class Store:
         cells[(EVENTS_CELL, "events", "duplicate")] += result.duplicates
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
+        self._add_hourly(conn, hours)
         if p.checkpoint is not None:
             self._save_checkpoint(conn, p.checkpoint, p.received)
         return result
@@ -174,10 +176,15 @@ class Store:
         return fresh, {row[1] for row in fresh}
 
     def _derive(
-        self, conn: Any, p: Prepared, fresh: list[Row], touched: set[str] | None
+        self,
+        conn: Any,
+        p: Prepared,
+        fresh: list[Row],
+        touched: set[str] | None,
+        hours: Counter[SlotCell],
     ) -> Counter[Cell]:
         """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals."""
+        Returns the change in totals; adds the change in hourly totals to ``hours``."""
         rows = p.conversations
         if touched is not None:
             rows = [row for row in rows if row[0] in touched]
@@ -192,9 +199,9 @@ class Store:
             )
             existing = sorted(row[0] for row in rows if row[0] not in inserted)
             if existing:
-                self._replay_stored(conn, existing, fresh, facts, cells, latest)
+                self._replay_stored(conn, existing, fresh, facts, cells, latest, hours)
         # Counted here rather than while preparing: the reading process is the busier one.
-        cells.update(contributions(facts, self.layout))
+        cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
             conn.exec_driver_sql(self._insert_facts, facts)
         self._mark_last_events(conn, latest)
@@ -208,12 +215,14 @@ class Store:
         facts: list[Row],
         cells: Counter[Cell],
         latest: dict[str, int],
+        hours: Counter[SlotCell],
     ) -> None:
         """Replay conversations that were already stored, from all their stored events: swap
         their facts (adding the new ones to ``facts``), take the old ones from the totals
         and raise the latest event times."""
         self._lock_conversations(conn, ids)
-        cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
+        old = self._load_facts(conn, ids)
+        cells.update(contributions(old, self.layout, sign=-1, slots=hours))
         for chunk in _chunks(ids, CHUNK):
             conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
         stored = self._load_events(conn, ids)
@@ -296,6 +305,22 @@ class Store:
                 rows,
             )
 
+    def _add_hourly(self, conn: Any, hours: Counter[SlotCell]) -> None:
+        rows = [
+            {"hour": hour, "channel": ch, "series": series, "label": label, "value": amount}
+            for (hour, ch, series, label), amount in hours.items()
+            if amount != 0
+        ]
+        if rows:
+            ins = self._insert(t.rollups_hourly)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=["hour", "channel", "series", "label"],
+                    set_={"value": t.rollups_hourly.c.value + ins.excluded.value},
+                ),
+                rows,
+            )
+
     def _mark_last_events(self, conn: Any, latest: dict[str, int]) -> None:
         """Raise each channel's latest event time; a late event never lowers it."""
         if latest:
@@ -322,6 +347,11 @@ class Store:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
+
+    def reading(self) -> Any:
+        """A read-only connection for modules reading tables of their own (StoreError on
+        failure), as a context manager."""
+        return self._reading()
 
     def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
         ins = self._insert(t.imports)
