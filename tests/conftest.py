@@ -266,3 +266,38 @@ def standin_grafana() -> Iterator[Any]:
     server = StandInGrafana(token="grafana-test-token")
     yield server
     server.stop()
+
+
+class Chromium:
+    """Headless Chromium (Debian's `chromium`) loading pages as a person's browser would."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        self.binary, self.profile = binary, profile
+
+    def _run(self, url: str, *flags: str) -> str:
+        import subprocess
+
+        command = [
+            self.binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={self.profile}", "--window-size=1400,1300", *flags, url,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def dom(self, url: str) -> str:
+        """The document as the browser built it, after loading the page."""
+        return self._run(url, "--dump-dom")
+
+    def screenshot(self, url: str, path: Path) -> Path:
+        self._run(url, f"--screenshot={path}")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+        return path
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Chromium:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "chromium not installed")
+    assert found is not None
+    return Chromium(found, tmp_path / "chromium-profile")
