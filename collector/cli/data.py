@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,8 @@ def report(
         )
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
-    click.echo(render(result, fmt), nl=False)
+    width = shutil.get_terminal_size((160, 24)).columns  # $COLUMNS, the terminal, or 160
+    click.echo(render(result, fmt, width), nl=False)
 
 
 def _window(start: str | None, end: str | None) -> Window:
