@@ -217,3 +217,20 @@ def test_a_table_too_wide_for_the_terminal_lists_channels_as_rows(tmp_path: Path
     bot = next(line for line in lines if line.startswith("│ bot (ai)"))
     assert "100.0%" in bot
     assert "[21–100]" in out  # rich wraps the interval under its value when space is short
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--channel", "nope"], "no channel named 'nope'"),
+        (["--from", "2026-11-02", "--to", "2026-11-01"], "`to` must be after `from`"),
+        (["--from", "yesterday"], "`from`"),
+    ],
+)
+def test_a_report_that_would_silently_show_nothing_is_a_usage_error(
+    cli, offline_config, tmp_path, args, says
+):
+    log = jsonl(tmp_path / "log.jsonl", CONVERSATION)
+    result = CliRunner().invoke(main, ["report", "--config", str(offline_config), str(log), *args])
+    assert result.exit_code == 2
+    assert says in result.output
