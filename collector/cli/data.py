@@ -1,4 +1,4 @@
-"""Commands on data: ingest, report and the quarantine."""
+"""Commands on data: ingest and report."""
 
 from __future__ import annotations
 
@@ -132,54 +132,6 @@ def report(
         raise Abort(str(exc)) from exc
     width = shutil.get_terminal_size((160, 24)).columns  # $COLUMNS, the terminal, or 160
     click.echo(render(result, fmt, width), nl=False)
-
-
-@click.group()
-def quarantine() -> None:
-    """Records that were rejected, with their position and reason."""
-
-
-@quarantine.command("list")
-@config_option
-@click.option("--limit", type=int, default=50, show_default=True)
-def quarantine_list(config_path: Path | None, limit: int) -> None:
-    """Show rejected records, oldest first."""
-    from collector.database import open_store
-
-    try:
-        with open_store(load(config_path)) as store:
-            rows = store.quarantined(limit)
-    except TouchmetricsError as exc:
-        raise Abort(str(exc)) from exc
-    for row in rows:
-        click.echo(f"{row.position}: {row.reason}\n    {row.raw[:200]}")
-    if not rows:
-        click.echo("the quarantine is empty", err=True)
-
-
-@quarantine.command("export")
-@config_option
-@click.option(
-    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
-)
-def quarantine_export(config_path: Path | None, output: Any) -> None:
-    """Write every rejected record as JSON Lines: source, position, reason, raw."""
-    from collector.database import open_store
-
-    try:
-        with open_store(load(config_path)) as store:
-            rows = store.quarantined()
-    except TouchmetricsError as exc:
-        raise Abort(str(exc)) from exc
-    for row in rows:
-        item = {
-            "id": row.id,
-            "source": row.source,
-            "position": row.position,
-            "reason": row.reason,
-            "raw": row.raw,
-        }
-        output.write(orjson.dumps(item).decode() + "\n")
 
 
 def _from_store(settings: Any, query: Query) -> dict[str, Any]:
