@@ -10,7 +10,14 @@ from typing import Any
 import click
 import orjson
 
-from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
+from collector.cli.common import (
+    Abort,
+    command,
+    config_option,
+    load,
+    mapping_option,
+    reader_for,
+)
 from collector.errors import TouchmetricsError
 from collector.metrics import GROUPINGS, Query
 from collector.schema import Validator
@@ -56,7 +63,7 @@ def ingest(
     if as_json:
         click.echo(orjson.dumps(total.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        _print_rejections(total)
+        _print_rejections(total, config_path)
     if strict and total.rejected:
         sys.exit(1)
 
@@ -69,7 +76,7 @@ def _summary_line(path: Path, s: Any) -> str:
     )
 
 
-def _print_rejections(total: Any) -> None:
+def _print_rejections(total: Any, config_path: Path | None) -> None:
     if not total.rejected:
         return
     click.echo("rejected by reason:", err=True)
@@ -78,7 +85,7 @@ def _print_rejections(total: Any) -> None:
     click.echo("first rejections:", err=True)
     for example in total.examples:
         click.echo(f"  {example}", err=True)
-    click.echo("see them all with `touchmetrics quarantine list`", err=True)
+    click.echo(f"see them all with `{command('quarantine list', config_path)}`", err=True)
 
 
 class _progress:
