@@ -150,11 +150,19 @@ def read_overview(store: Store, name: str, end_us: int) -> Overview:
     return view
 
 
-def series(
-    view: Overview, channels: Iterable[str], figure: str, layout: Layout
-) -> dict[str, list[float | None]]:
-    """One headline figure slot by slot for each channel: the points of a chart."""
-    return {ch: [_headline(t.figures(layout), figure) for t in view.slots[ch]] for ch in channels}
+HEADLINES = ("started", "resolved_rate", "first_response_p90", "csat")
+
+
+def headline_series(
+    view: Overview, channels: Iterable[str], layout: Layout
+) -> dict[str, dict[str, list[float | None]]]:
+    """Each headline figure slot by slot for each channel: the points of the charts."""
+    found: dict[str, dict[str, list[float | None]]] = {h: {} for h in HEADLINES}
+    for channel in channels:
+        per_slot = [t.figures(layout) for t in view.slots[channel]]
+        for headline in HEADLINES:
+            found[headline][channel] = [_headline(f, headline) for f in per_slot]
+    return found
 
 
 def _headline(figures: Mapping[str, Any], figure: str) -> float | None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from collector.charts import colour, line_chart
-from collector.overview import KINDS, WINDOWS, Overview, read_overview, series
+from collector.overview import KINDS, WINDOWS, Overview, headline_series, read_overview
 from collector.rollup import Layout
 from collector.settings import Settings
 from collector.store import Store
@@ -44,8 +44,9 @@ def _kind(view: Overview, kind: str, settings: Settings, layout: Layout) -> dict
     names = view.channels_of(kind)
     titles = {n: _title(settings, n) for n in names}
     charts = []
+    points = headline_series(view, names, layout)
     for figure, title, scale in CHARTS:
-        lines = series(view, names, figure, layout)
+        lines = points[figure]
         charts.append(
             {
                 "title": title,
