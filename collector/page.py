@@ -35,7 +35,7 @@ def page_context(store: Store, window: str, end_us: int) -> dict[str, Any]:
         "windows": list(WINDOWS),
         "start": iso(view.span.start),
         "end": iso(view.span.end),
-        "slot_minutes": view.span.slot // 60_000_000,
+        "slot": _slot(view.span.slot // 60_000_000),
         "kinds": [_kind(view, kind, settings, store.layout) for kind in KINDS],
     }
 
@@ -74,6 +74,10 @@ def _kind(view: Overview, kind: str, settings: Settings, layout: Layout) -> dict
         "pooled": view.pooled(kind).figures(layout),
         "charts": charts,
     }
+
+
+def _slot(minutes: int) -> str:
+    return f"{minutes // 60} h" if minutes % 60 == 0 else f"{minutes} min"
 
 
 def _title(settings: Settings, name: str) -> str:
