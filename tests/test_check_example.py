@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 from tests.conftest import REPO
 
@@ -35,10 +34,9 @@ def test_the_readme_example_makes_the_committed_logs_and_shows_its_real_table(tm
     env.pop("TOUCHMETRICS_CONFIG", None)
     runs = [
         subprocess.run(
-            ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True, text=True,
-            timeout=120,
-        )  # fmt: skip
-        for command in commands
+            ["bash", "-c", c], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
+        for c in commands
     ]
     assert [r.returncode for r in runs] == [0, 0, 1], [r.stderr for r in runs]
     for name in ("baseline.jsonl", "candidate.jsonl"):
