@@ -140,6 +140,7 @@ def test_junit_has_a_case_per_objective_and_group_failed_or_skipped_with_reasons
     (failure,) = bot.result
     assert isinstance(failure, Failure)
     assert failure.message == WORSE_BOT
+    assert failure.type == "breached and regression"
     assert "difference: -26.4 pts [-30.1, -22.6]" in failure.text
     assert by_name["human-first-response [all]"].is_passed
 

@@ -13,6 +13,7 @@ from collector.check import Check, Judgement
 from exporters.check.words import describe, difference_cell, group_label, reason, share_cell
 
 SUITE = "touchmetrics check"
+FAILING = ("breached", "regression")
 
 
 def junit_xml(check: Check) -> bytes:
@@ -36,7 +37,8 @@ def junit_xml(check: Check) -> bytes:
         )
         why = reason(j)
         if j.verdict == "fail":
-            failure = ET.SubElement(case, "failure", message=why, type=j.objective_verdict)
+            kinds = [v for v in (j.objective_verdict, j.baseline_verdict) if v in FAILING]
+            failure = ET.SubElement(case, "failure", message=why, type=" and ".join(kinds))
             failure.text = _details(j)
         elif j.verdict == "inconclusive":
             ET.SubElement(case, "skipped", message=why)
