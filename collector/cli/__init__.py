@@ -7,7 +7,8 @@ import click
 
 from collector import __version__
 from collector.cli.check import check
-from collector.cli.data import ingest, quarantine, report
+from collector.cli.data import ingest, report
+from collector.cli.quarantine import quarantine
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
