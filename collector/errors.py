@@ -46,5 +46,10 @@ class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
 
 
+class CheckError(TouchmetricsError):
+    """`touchmetrics check` cannot run as asked: no objectives configured, an unknown
+    objective name, or no candidate; the message names what is missing."""
+
+
 class PushError(TouchmetricsError):
     """Grafana could not be reached or refused an upload; names the dashboard and the answer."""
