@@ -12,6 +12,7 @@ from types import FrameType
 from waitress.server import TcpWSGIServer, create_server
 
 from collector.app import create_app
+from collector.connect import safe_url
 from collector.database import open_store
 from collector.demo import LiveFeed
 from collector.errors import ConfigError
@@ -94,7 +95,7 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     host = settings.http_host
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     lines = [
-        f"touchmetrics serving on {base}  (database: {_safe_url(settings.database_url)})",
+        f"touchmetrics serving on {base}  (database: {safe_url(settings.database_url)})",
         f"  overview  {base}/",
         f"  metrics   {base}/metrics",
         f"  summary   {base}/api/v1/summary",
@@ -103,9 +104,3 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     if demo:
         lines.append("  demo      a live synthetic stream is feeding AI and human channels")
     print("\n".join(lines), flush=True)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
