@@ -21,16 +21,27 @@ from collector.scheduler import build_scheduler
 from collector.settings import Settings
 
 log = logging.getLogger("touchmetrics.server")
+# A guessable token on a public address is no token: 16 random characters are out of reach
+# of guessing over HTTP; shorter ones are refused there (loopback takes any).
+MIN_PUBLIC_TOKEN = 16
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse to open writes to the network: a non-loopback bind needs a token."""
-    if settings.tokens or is_loopback(settings.http_host):
+    """Refuse to open writes to the network: a non-loopback bind needs long tokens."""
+    if is_loopback(settings.http_host):
         return
-    raise ConfigError(
-        f"refusing to listen on {settings.http_host} without a token: set `tokens` "
-        "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
-    )
+    if not settings.tokens:
+        raise ConfigError(
+            f"refusing to listen on {settings.http_host} without a token: set `tokens` "
+            "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
+        )
+    short = sum(len(token) < MIN_PUBLIC_TOKEN for token in settings.tokens)
+    if short:
+        raise ConfigError(
+            f"`tokens`: {short} of {len(settings.tokens)} shorter than {MIN_PUBLIC_TOKEN} "
+            f"characters, refused on the non-loopback address {settings.http_host}; "
+            "use long random tokens (`openssl rand -hex 32`)"
+        )
 
 
 def is_loopback(host: str) -> bool:

@@ -1,5 +1,5 @@
-"""Hostile requests and hostile configuration, over real HTTP on loopback: what a database
-URL may reveal."""
+"""Hostile requests and hostile configuration, over real HTTP on loopback: who may write,
+and what a database URL may reveal."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from collector.errors import ConfigError
+from collector.server import check_bind
+from collector.settings import load_settings, parse_settings
 from tests.conftest import CHANNELS, TOUCHMETRICS, Service, require
+
+TOKEN = "a-long-random-token-for-tests"  # 29 characters
 
 
 def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -20,6 +25,46 @@ def run_cli(args: list[str], env: dict[str, str] | None = None) -> subprocess.Co
     return subprocess.run(
         [*TOUCHMETRICS, *args], capture_output=True, text=True, timeout=30, env=environment
     )
+
+
+# Item 12: no empty token, no short token on a public address.
+
+
+@pytest.mark.parametrize("tokens", [[""], ["   "], [TOKEN, " \t"], ""], ids=repr)
+def test_it_refuses_an_empty_or_blank_token_naming_tokens(tokens):
+    with pytest.raises(ConfigError, match=r"`tokens`: .*(empty|no token)"):
+        parse_settings({"tokens": tokens})
+
+
+def test_it_refuses_an_empty_tokens_file(tmp_path):
+    secret = tmp_path / "token"
+    secret.write_text("\n")
+    with pytest.raises(ConfigError, match="`tokens`"):
+        load_settings(env={"TOUCHMETRICS_TOKENS_FILE": str(secret)})
+
+
+def test_serve_exits_2_on_an_empty_token_instead_of_letting_an_empty_bearer_write(tmp_path):
+    config = tmp_path / "touchmetrics.yaml"
+    config.write_text(
+        yaml.safe_dump({"database_url": f"sqlite:///{tmp_path}/x.db", "tokens": [""]})
+    )
+    result = run_cli(["serve", "--port", "0", "--config", str(config)])
+    assert result.returncode == 2
+    assert "`tokens`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_it_refuses_a_token_under_16_characters_on_a_non_loopback_address(tmp_path):
+    config = tmp_path / "touchmetrics.yaml"
+    settings = {"database_url": f"sqlite:///{tmp_path}/x.db", "tokens": [TOKEN, "sh0rt-t0ken"]}
+    config.write_text(yaml.safe_dump(settings))
+    # 192.0.2.10 is a documentation address: the refusal comes before any bind.
+    result = run_cli(["serve", "--host", "192.0.2.10", "--port", "0", "--config", str(config)])
+    assert result.returncode == 2
+    assert "`tokens`: 1 of 2 shorter than 16 characters" in result.stderr
+    assert "sh0rt-t0ken" not in result.stderr
+    check_bind(parse_settings({"http_host": "192.0.2.10", "tokens": ["x" * 16]}))
+    check_bind(parse_settings({"http_host": "127.0.0.1", "tokens": ["short"]}))  # loopback
 
 
 # Item 17: a database URL reveals no password, and a malformed one is a configuration error.
