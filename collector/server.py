@@ -9,13 +9,14 @@ import socket
 import sys
 from types import FrameType
 
-from waitress.server import TcpWSGIServer, create_server
+from waitress.server import TcpWSGIServer
 
 from collector.app import create_app
 from collector.connect import safe_url
 from collector.database import open_store
 from collector.demo import LiveFeed
 from collector.errors import ConfigError
+from collector.httpd import make_server
 from collector.jobs import maintain_rollups
 from collector.scheduler import build_scheduler
 from collector.settings import Settings
@@ -67,8 +68,8 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     store = open_store(settings)
     try:
         maintain_rollups(store)
-        server = create_server(create_app(settings, store), host=settings.http_host,
-                               port=settings.http_port, threads=settings.http_threads)  # fmt: skip
+        server = make_server(create_app(settings, store), settings, host=settings.http_host,
+                             port=settings.http_port, threads=settings.http_threads)  # fmt: skip
     except OSError as exc:
         store.close()
         where = f"{settings.http_host}:{settings.http_port}"

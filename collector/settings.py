@@ -123,15 +123,15 @@ class Settings(BaseModel):
     http_port: int = Field(9480, ge=0, le=65535, description="Port `serve` listens on.")
     tokens: tuple[str, ...] = Field(
         (),
-        description="Bearer tokens accepted on writes (POST); none means writes are open, "
-        "which `serve` allows on loopback only. On a non-loopback address each token needs "
-        "16 characters or more. "
+        description="Bearer tokens accepted on writes (POST); none means writes are open to "
+        "clients on this machine (not to web pages of other sites), which `serve` allows on "
+        "loopback only. On a non-loopback address each token needs 16 characters or more. "
         "Empty tokens are refused. Secret: use TOUCHMETRICS_TOKENS_FILE.",
     )
     max_body_bytes: int = Field(
         10 * 1024 * 1024,
         ge=1024,
-        description="Largest request body accepted; larger gets 413.",
+        description="Largest request body accepted; a larger one gets 413 before it is read.",
     )
     http_threads: int = Field(
         4,

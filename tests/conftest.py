@@ -185,19 +185,23 @@ __all__ = ["CHANNELS", "REPO", "SHARED_DATA", "TOUCHMETRICS", "Incoming", "requi
 class LiveServer:
     """The app served by waitress on a free loopback port, with an HTTP client for it."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, *, app_alone: bool = False
+    ) -> None:
         import threading
 
-        import httpx
         from waitress.server import create_server
 
         from collector.app import create_app
+        from collector.httpd import make_server
 
         self.settings = settings
         self.store = store or Store(make_engine(settings.database_url), settings)
-        self.server = create_server(
-            create_app(settings, self.store), host="127.0.0.1", port=0, threads=4
-        )
+        app = create_app(settings, self.store)
+        if app_alone:  # as another WSGI server (gunicorn) would host it: the app's checks only
+            self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        else:  # as `serve` runs it, refusing before a body is read
+            self.server = make_server(app, settings, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -236,6 +240,24 @@ def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
 @pytest.fixture
 def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
+
+
+@pytest.fixture(params=["serve", "app alone"])
+def front_door(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers as `serve` runs the app (refusing before a body is read) and as
+    the app alone under plain waitress (as gunicorn would host it): both must refuse."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(make_settings(**overrides), app_alone=request.param == "app alone")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
 
 
 class Service:
