@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from collector.demo import DemoSpec, generate
+from collector.metrics import parse_instant
+
 BASE = 1_793_527_200  # 2026-11-01T10:00:00Z in Unix seconds
 
 
@@ -36,3 +41,9 @@ CONVERSATION = [
     ev("resolved", 100, id="e6"),
     ev("csat", 200, score=4, id="e7"),
 ]
+
+
+def demo_events(seed: int, start: str, days: float, conversations: int) -> list[dict[str, Any]]:
+    """The demo generator's conversations starting over ``days`` from ``start``, as events."""
+    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days)
+    return [orjson.loads(line) for line in generate(spec, conversations=conversations)]

@@ -14,23 +14,17 @@ from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 
-import orjson
 import pytest
 
-from collector.demo import DemoSpec, generate
 from collector.metrics import Query, Window, parse_instant
 from collector.reporting import report_from_store
 from collector.settings import DEFAULT_RESOLUTION_BUCKETS, DEFAULT_RESPONSE_BUCKETS
 from collector.store import Store
 from tests.conftest import CHANNELS, Chromium, LiveServer
+from tests.events import demo_events
 
 END = "2026-11-08T00:00:00Z"  # on a six-hour boundary, so every window is whole slots
 SPANS = {"1h": 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
-
-
-def demo_events(seed: int, start: str, days: float, conversations: int) -> list[dict[str, Any]]:
-    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days)
-    return [orjson.loads(line) for line in generate(spec, conversations=conversations)]
 
 
 @pytest.fixture
