@@ -11,7 +11,8 @@ import orjson
 
 from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
 from collector.errors import TouchmetricsError
-from collector.metrics import GROUPINGS, Query, Window, parse_instant
+from collector.instants import parse_instant
+from collector.metrics import GROUPINGS, Query, Window
 from collector.schema import Validator
 from exporters.report import FORMATS, render
 
@@ -128,10 +129,16 @@ def report(
 
 
 def _window(start: str | None, end: str | None) -> Window:
+    return Window(_bound("--from", start), _bound("--to", end))
+
+
+def _bound(option: str, text: str | None) -> int | None:
+    if not text:
+        return None
     try:
-        return Window(parse_instant(start) if start else None, parse_instant(end) if end else None)
+        return parse_instant(text)
     except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
+        raise click.BadParameter(str(exc), param_hint=option) from exc
 
 
 @click.group()
