@@ -20,6 +20,11 @@ class JsonLinesReader:
         self, path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False
     ) -> Iterator[Record]:
         for item in read_lines(path, offset, line, complete_only=complete_only):
+            if item.error is not None:
+                yield Record(item.number, item.end, item.text, error=item.error)
+                continue
+            if item.number == 1:  # a byte order mark, as some editors write, is no content
+                item.text = item.text.removeprefix("\ufeff")
             if not item.text.strip():
                 continue
             try:
