@@ -20,6 +20,7 @@ import orjson
 from collector.errors import InvalidEvent, quote
 from collector.instants import LAST_US, RANGE, in_range, micros_of
 from collector.settings import CHANNEL_NAME, Settings
+from collector.sources.text import find_nul
 
 EVENT_TYPES = (
     "conversation_started",
@@ -87,13 +88,14 @@ class Validator:
     def validate(self, record: Any, raw: str | None = None) -> Event:
         """Return the normalised event, or raise InvalidEvent naming the field and rule.
 
-        ``raw`` is the text the record was read from, when the caller has it: its strings
-        are then searched for NUL only when that text could hold one, which is rare.
+        ``raw`` is the text the record was parsed from, when the caller has it: its strings
+        are then searched for NUL only when it holds the escape ``\\u0000``, the one way a
+        NUL reaches a parsed string (readers refuse a raw NUL byte).
         """
         if not isinstance(record, dict):
             raise InvalidEvent("(record)", "must be a JSON object")
-        if raw is None or "\\u0000" in raw or "\x00" in raw:
-            _refuse_nul(record, "")
+        if raw is None or "\\u0000" in raw:
+            _refuse_nul(record)
         etype = record.get("type")
         if not isinstance(etype, str) or etype not in TYPE_ORDER:
             raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
@@ -227,23 +229,17 @@ def _out_of_range(value: Any) -> InvalidEvent:
     return InvalidEvent("timestamp", f"out of range: must fall in {RANGE} (got {quote(value)})")
 
 
-def _refuse_nul(value: Any, path: str) -> None:
-    """Raise InvalidEvent naming the first string, key or value, holding a NUL.
+def _refuse_nul(record: dict[str, Any]) -> None:
+    """Raise InvalidEvent naming the first string, key or value, that holds a NUL.
 
-    PostgreSQL text cannot hold U+0000 and SQLite would, so without this one poison record
+    PostgreSQL text cannot hold U+0000 and SQLite can, so without this one poison record
     failed a whole batch on one store and was kept on the other."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise InvalidEvent(path or "(record)", f"{NUL_RULE} (got {quote(value)})")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if "\x00" in key:
-                raise InvalidEvent(path or "(record)", f"a key {NUL_RULE} (got {quote(key)})")
-            shown = key if len(key) <= MAX_ATTRIBUTE_KEY else f"{key[:MAX_ATTRIBUTE_KEY]}…"
-            _refuse_nul(item, f"{path}.{shown}" if path else shown)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _refuse_nul(item, f"{path}[{index}]")
+    found = find_nul(record)
+    if found is None:
+        return
+    where = found.path or "(record)"
+    rule = f"a key {NUL_RULE}" if found.key else NUL_RULE
+    raise InvalidEvent(where, f"{rule} (got {quote(found.text)})")
 
 
 def _identifier(record: dict[str, Any], field: str, *, required: bool) -> str | None:

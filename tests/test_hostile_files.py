@@ -150,3 +150,14 @@ def test_it_exits_two_naming_a_report_bound_out_of_range(cli, config_file, tmp_p
         result = cli("report", "--config", config_file, option, value, *files)
         assert result.exit_code == 2
         assert f"Invalid value for {option}: out of range" in result.stderr
+
+
+def test_it_refuses_a_mapping_whose_text_holds_a_nul(cli, config_file, tmp_path):
+    mapping = tmp_path / "mapping.yaml"
+    held = {**MAPPING, "constants": {"site": "paris\x00"}, "conversation_id": "{site}-{ticket}"}
+    mapping.write_text(yaml.safe_dump(held))
+    data = tmp_path / "export.csv"
+    data.write_bytes(b"ticket,opened\nt1,2026-11-01T10:00:00Z\n")
+    result = cli("ingest", "--config", config_file, "--mapping", mapping, data)
+    assert result.exit_code == 2
+    assert "`constants.site`: no text may contain NUL (U+0000)" in result.stderr

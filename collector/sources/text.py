@@ -8,6 +8,8 @@ invalid byte written as ``\\xff``, so an operator sees what arrived.
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 
 def decode_line(data: bytes, line: int | None = None) -> tuple[str, str | None]:
     """The text of one line, and why it cannot be a record (None when it can be one).
@@ -36,3 +38,33 @@ def nul_byte(column: int, line: int | None = None) -> str:
 
 def at(column: int, line: int | None = None) -> str:
     return f"column {column}" if line is None else f"line {line}, column {column}"
+
+
+class Nul(NamedTuple):
+    """Where a parsed value holds a NUL: the path of the string (or of the object whose
+    ``key`` holds it), and that string."""
+
+    path: str
+    text: str
+    key: bool
+
+
+def find_nul(value: Any, path: str = "") -> Nul | None:
+    """The first string, object key or value, that holds a NUL in a parsed JSON or YAML
+    value; paths read ``attributes.topic`` and ``extra.deep[1]``, long keys cut short."""
+    if isinstance(value, str):
+        return Nul(path, value, key=False) if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return Nul(path, key, key=True)
+            name = str(key) if len(str(key)) <= 64 else f"{str(key)[:64]}…"
+            found = find_nul(item, f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = find_nul(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
