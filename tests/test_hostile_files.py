@@ -69,6 +69,11 @@ def test_it_imports_a_file_around_nul_bytes_and_invalid_utf8_and_again_adds_noth
     assert held[f"{where}4"]["raw"] == BAD_UTF8.decode("utf-8", "backslashreplace")
     again = ingest(cli, config_file, log)
     assert again["records"] == 0  # resumed after the last line: nothing read twice
+    replayed = cli("quarantine", "replay", "--config", config_file)
+    assert replayed.exit_code == 0  # the escaped records are refused again, not a fault
+    assert "3 examined: 0 resolved (0 events accepted, 0 duplicates), 3 still rejected" in (
+        replayed.stdout
+    )
     report = json.loads(cli("report", "--config", config_file, "--format", "json").stdout)
     assert report["events"] == {"accepted": 2, "duplicates": 0, "rejected": 3}
 
