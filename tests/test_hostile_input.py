@@ -130,11 +130,11 @@ def test_it_accepts_a_bom_a_single_object_and_pretty_printed_json(live, body, ev
         (b'{\n  "id": "e1",\n  "type": \n}\n', "line 4, column 1"),
         (b'{\n  "id": "e1"\n  "type": "resolved"\n}', "line 3, column 3"),
         (b"hello world\n", "line 1, column 1"),
-        (b"42\n43\n", "line 1, column 1"),
-        (ndjson([good(0), good(1)]) + b"  hello\n" + ndjson([good(3)]), "line 3, column 3"),
+        (b"42\n43\n", "line 2, column 1"),
+        (b'"one string"', "the body is one JSON string"),
         (b"\xef\xbb\xbf\xef\xbb\xbf[]", "line 1, column 1"),
     ],
-    ids=["pretty-truncated", "pretty-no-comma", "text", "numbers", "ndjson-text", "bom2"],
+    ids=["pretty-truncated", "pretty-no-comma", "text", "numbers", "string", "bom2"],
 )
 def test_it_answers_400_with_line_and_column_to_a_body_of_no_known_shape(live, body, where):
     answer = live.http.post(EVENTS, content=body, headers=JSON)
@@ -144,16 +144,19 @@ def test_it_answers_400_with_line_and_column_to_a_body_of_no_known_shape(live, b
 
 
 def test_it_numbers_ndjson_rejections_by_line_with_line_and_column(live):
-    body = b"\n" + ndjson([good(0)]) + b"\n\n" + ndjson([b'{"id": }', {**good(1), "author": 1}])
-    answer = live.http.post(EVENTS, content=body, headers=NDJSON)
+    lines = [b"not json", good(0), b"", b'{"id": }', {**good(1), "author": 1}, b"  [1, 2]"]
+    answer = live.http.post(EVENTS, content=b"\n" + ndjson(lines), headers=NDJSON)
     result = answer.json()
-    assert (result["accepted"], accounted(result)) == (1, 3)
-    broken, wrong = result["rejected"]
-    assert broken["index"] == 4  # the 5th line: index i is line i + 1, blank lines counted
+    assert (result["accepted"], accounted(result)) == (1, 5)
+    text, broken, wrong, array = result["rejected"]
+    assert text["index"] == 1  # the 2nd line: index i is line i + 1, blank lines counted
+    assert text["error"] == "invalid JSON: invalid literal, expected 'null' at line 2, column 1"
+    assert broken["index"] == 4
     assert broken["error"].startswith("invalid JSON: ")
     assert broken["error"].endswith(" at line 5, column 8")
     assert (wrong["index"], wrong["id"]) == (5, "good-1")
     assert wrong["error"].startswith("field `author`")
+    assert (array["index"], array["error"]) == (6, "field `(record)`: must be a JSON object")
 
 
 def test_it_keeps_timestamps_to_one_range_in_every_form(live):

@@ -1,16 +1,18 @@
 """Request bodies of POST /api/v1/events: a JSON array, one JSON object, or NDJSON.
 
-The shape of a body is decided for the whole body, never line by line, so a body that is
-not NDJSON is refused with a position instead of being split into fragments that each
-count as a rejected record nobody sent:
+The shape of a body is decided for the whole body, so a body that is not NDJSON is
+refused with a position instead of being split into fragments that each count as a
+rejected record nobody sent:
 
 1. A body that is not UTF-8 text at all (gzip, UTF-16, UTF-32) is refused (415).
 2. A UTF-8 byte order mark is dropped.
 3. ``[`` begins a JSON array, parsed whole: one record per item, numbered by its index.
-4. ``{`` begins one JSON object, pretty-printed or not, when the whole body parses as one;
-   otherwise NDJSON, where every non-blank line begins with ``{``: each line stands alone,
-   a bad one is one rejected record, numbered by its line (index i is line i + 1).
-5. Anything else is refused (400) with the line and column of the fault.
+4. A body that parses whole as one JSON object (pretty-printed or not) is one record.
+5. Otherwise it is NDJSON when at least one of its lines is a JSON object on its own: then
+   every non-blank line is a record, numbered by its line (index i is line i + 1), and a
+   bad line is one rejected record, as in a JSON Lines file.
+6. Anything else (a pretty-printed document broken somewhere, text, bare numbers) is
+   refused (400) with the line and column of the fault.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _FOREIGN = [
     (b"\xff\xfe", "UTF-16"),
     (b"\x1f\x8b", "gzip-compressed"),
 ]
+_KINDS = {str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 NO_SHAPE = "a body is a JSON array, one JSON object, or NDJSON (one JSON object per line)"
 
 
@@ -46,12 +49,13 @@ def parse_body(body: bytes) -> list[Record]:
     if text[:1] == b"[":
         items = _whole(body)
         return [Record(i, 0, orjson.dumps(item).decode(), [item]) for i, item in enumerate(items)]
-    if text[:1] == b"{":
-        try:
-            return [Record(0, 0, body.decode().strip(), [orjson.loads(body)])]
-        except (orjson.JSONDecodeError, UnicodeDecodeError):
-            return _ndjson(body)
-    raise MalformedBody(f"{_position(body, len(body) - len(text))}: {NO_SHAPE}")
+    try:
+        value = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _ndjson(body, exc)
+    if not isinstance(value, dict):
+        raise MalformedBody(f"the body is one JSON {_KINDS.get(type(value), 'value')}: {NO_SHAPE}")
+    return [Record(0, 0, body.decode().strip(), [value])]
 
 
 def _utf8_text(body: bytes) -> bytes:
@@ -82,20 +86,16 @@ def _fault(body: bytes, exc: orjson.JSONDecodeError) -> str:
     return f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (char {exc.pos})"
 
 
-def _ndjson(body: bytes) -> list[Record]:
-    """One record per non-blank line; MalformedBody when a line does not begin with ``{``."""
+def _ndjson(body: bytes, fault: orjson.JSONDecodeError) -> list[Record]:
+    """One record per non-blank line, when a line at least is an event; else MalformedBody
+    saying where the body, read as one document, breaks."""
     records: list[Record] = []
     for index, data in enumerate(body.split(b"\n")):
         data = data.rstrip(b"\r")
-        start = data.lstrip()
-        if not start:
-            continue
-        if start[:1] != b"{":
-            if not records or records[0].error is not None:
-                _whole(body)  # a document spread over lines (pretty-printed) broken somewhere
-            column = len(data) - len(start) + 1
-            raise MalformedBody(f"NDJSON at {at(column, index + 1)}: {NO_SHAPE}")
-        records.append(_line_record(data, index))
+        if data.strip():
+            records.append(_line_record(data, index))
+    if not any(isinstance(r.items[0], dict) for r in records if r.items):
+        raise MalformedBody(_fault(body, fault)) from fault
     return records
 
 
@@ -109,9 +109,3 @@ def _line_record(data: bytes, index: int) -> Record:
         return Record(
             index, 0, text, error=f"invalid JSON: {exc.msg} at {at(exc.colno, index + 1)}"
         )
-
-
-def _position(body: bytes, offset: int) -> str:
-    """Line and column of a byte offset that follows only whitespace on its line."""
-    line_start = body.rfind(b"\n", 0, offset) + 1
-    return at(offset - line_start + 1, body.count(b"\n", 0, offset) + 1)
