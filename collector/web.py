@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from collector.app import context
 from collector.database import current_revision, head_revision
 from collector.errors import StoreError
-from collector.metrics import parse_instant
+from collector.instants import parse_instant
 from collector.overview import WINDOWS
 from collector.page import page_context
 from collector.store import EVENTS_CELL

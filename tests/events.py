@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from collector.demo import DemoSpec, generate
-from collector.metrics import parse_instant
+from collector.instants import parse_instant
 
 BASE = 1_793_527_200  # 2026-11-01T10:00:00Z in Unix seconds
 

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from collector.metrics import Query, Window, parse_instant
+from collector.instants import parse_instant
+from collector.metrics import Query, Window
 from collector.reporting import report_from_store
 from collector.settings import DEFAULT_RESOLUTION_BUCKETS, DEFAULT_RESPONSE_BUCKETS
 from collector.store import Store
