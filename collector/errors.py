@@ -44,3 +44,11 @@ class StoreError(TouchmetricsError):
 
 class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
+
+
+class OutputError(TouchmetricsError):
+    """A file or folder the command was asked to write cannot be written."""
+
+
+class ToolMissing(TouchmetricsError):
+    """A program a command needs (such as promtool) is not installed."""

@@ -7,6 +7,7 @@ import click
 
 from collector import __version__
 from collector.cli.data import ingest, quarantine, report
+from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -16,5 +17,5 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, quarantine, db, demo, config):
+for command in (serve, scheduler, ingest, report, quarantine, db, demo, config, rules):
     main.add_command(command)
