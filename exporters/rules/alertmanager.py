@@ -16,11 +16,15 @@ DEFAULT_PASSWORD_FILE = "/run/secrets/smtp_password"
 SEVERITIES = ("critical", "warning")
 # One mail per objective and group, as the built-in mail sends: one per state flip.
 GROUP_BY = ["alertname", "objective", "channel", "kind"]
+# A resolved alert keeps the annotations of its last breached evaluation, so its summary
+# holds the breached value: the mail says so rather than quote it as the current one.
 SUBJECT = (
     "[{{ .Status | toUpper }}] {{ .CommonAnnotations.title }}: "
+    '{{ if eq .Status "resolved" }}met again, was {{ end }}'
     "{{ .CommonAnnotations.summary }} ({{ .CommonLabels.severity }})"
 )
-TEXT = """{{ range .Alerts }}{{ .Status | toUpper }}: {{ .Annotations.summary }}
+TEXT = """{{ range .Alerts }}{{ .Status | toUpper }}: \
+{{ if eq .Status "resolved" }}met again, was {{ end }}{{ .Annotations.summary }}
 {{ .Annotations.description }}
 Since {{ .StartsAt.Format "2006-01-02 15:04:05 MST" }}\
 {{ if eq .Status "resolved" }}, resolved {{ .EndsAt.Format "2006-01-02 15:04:05 MST" }}{{ end }}
