@@ -42,12 +42,14 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--smtp-password-file",
     default=DEFAULT_PASSWORD_FILE,
+    metavar="PATH",
     show_default=True,
     help="Where Alertmanager reads the SMTP password (never written into its configuration).",
 )
 @click.option(
     "--group-wait",
     default=DEFAULT_TIMING.group_wait,
+    metavar="DURATION",
     show_default=True,
     callback=_duration,
     help="Alertmanager: wait before a first mail.",
@@ -55,6 +57,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--group-interval",
     default=DEFAULT_TIMING.group_interval,
+    metavar="DURATION",
     show_default=True,
     callback=_duration,
     help="Alertmanager: wait before mailing a change.",
@@ -62,6 +65,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str) -> str:
 @click.option(
     "--repeat-interval",
     default=DEFAULT_TIMING.repeat_interval,
+    metavar="DURATION",
     show_default=True,
     callback=_duration,
     help="Alertmanager: remind of a breach still firing.",
