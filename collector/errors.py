@@ -75,5 +75,13 @@ class CheckError(TouchmetricsError):
     objective name, or no candidate; the message names what is missing."""
 
 
+class OutputError(TouchmetricsError):
+    """A file or folder the command was asked to write cannot be written."""
+
+
+class ToolMissing(TouchmetricsError):
+    """A program a command needs (such as promtool) is not installed."""
+
+
 class PushError(TouchmetricsError):
     """Grafana could not be reached or refused an upload; names the dashboard and the answer."""

@@ -11,10 +11,8 @@ as Grafana would, must parse and return data; the headline panels must equal the
 from __future__ import annotations
 
 import math
-import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,16 +28,8 @@ from collector.settings import DEFAULT_RESPONSE_BUCKETS, Settings, load_settings
 from collector.store import Store
 from dashboards import DETAIL_UID, OVERVIEW_UID, build
 from tests.conftest import CHANNELS, DESIGN_OBJECTIVES, require
-from tests.test_prometheus_e2e import (
-    SCRAPE_SECONDS,
-    STARTUP_SECONDS,
-    bucket_of,
-    clean_env,
-    free_port,
-    post_log,
-    stop,
-    wait_for,
-)
+from tests.processes import clean_env, free_port, ready_server, serving, touchmetrics, wait_for
+from tests.test_prometheus_e2e import SCRAPE_SECONDS, bucket_of, post_log
 
 # How the test fills in the dashboards' variables: the trailing window spans the whole run.
 WINDOW = "1h"
@@ -64,38 +54,17 @@ def e2e_settings(e2e_config: Path) -> Settings:
 @pytest.fixture
 def rules_file(e2e_config: Path, tmp_path: Path) -> Path:
     """The recording rules `touchmetrics rules` writes for these objectives."""
-    out = tmp_path / "rules"
-    command = [_touchmetrics(), "rules", "--config", str(e2e_config), "-o", str(out)]
+    command = touchmetrics("rules", "--config", str(e2e_config), "-o", str(tmp_path / "rules"))
     done = subprocess.run(command, capture_output=True, text=True, env=clean_env(), timeout=60)
     assert done.returncode == 0, done.stderr
-    return out / "touchmetrics.rules.yml"
-
-
-def _touchmetrics() -> str:
-    return str(Path(sys.executable).with_name("touchmetrics"))
+    return tmp_path / "rules" / "touchmetrics.rules.yml"
 
 
 @pytest.fixture
 def served(e2e_config: Path, tmp_path: Path) -> Iterator[str]:
     """`touchmetrics serve` with the objectives; yields its base URL once ready."""
-    log = tmp_path / "serve.log"
-    command = [_touchmetrics(), "serve", "--config", str(e2e_config), "--host", "127.0.0.1"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--port", "0"], stdout=out, stderr=subprocess.STDOUT, env=clean_env()
-        )
-    try:
-        url = wait_for("the startup line", lambda: _url_in(log), STARTUP_SECONDS, log, proc)
-        ready = lambda: httpx.get(f"{url}/readyz", timeout=2).status_code == 200  # noqa: E731
-        wait_for("/readyz", ready, STARTUP_SECONDS, log, proc)
+    with serving(e2e_config, tmp_path / "serve.log") as url:
         yield url
-    finally:
-        stop(proc)
-
-
-def _url_in(log: Path) -> str | None:
-    match = re.search(r"serving on (http://\S+)", log.read_text(errors="replace"))
-    return match.group(1) if match else None
 
 
 @pytest.fixture
@@ -119,22 +88,16 @@ def prometheus_with_rules(served: str, rules_file: Path, tmp_path: Path) -> Iter
             }
         )
     )
-    port, log = free_port(), tmp_path / "prometheus.log"
+    port = free_port()
     command = [
         "prometheus",
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        ready = lambda: httpx.get(f"{base}/-/ready", timeout=2).status_code == 200  # noqa: E731
-        wait_for("Prometheus /-/ready", ready, STARTUP_SECONDS, log, proc)
-        yield base
-    finally:
-        stop(proc)
+    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as url:
+        yield url
 
 
 class Prom:

@@ -10,6 +10,7 @@ from collector.cli.check import check
 from collector.cli.dashboards import dashboards
 from collector.cli.data import ingest, report
 from collector.cli.quarantine import quarantine
+from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -19,5 +20,7 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config, dashboards):
+for command in (
+    serve, scheduler, ingest, report, check, quarantine, db, demo, config, rules, dashboards
+):
     main.add_command(command)
