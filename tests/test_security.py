@@ -202,6 +202,17 @@ def test_it_refuses_a_token_under_16_characters_on_a_non_loopback_address(tmp_pa
     check_bind(parse_settings({"http_host": "127.0.0.1", "tokens": ["short"]}))  # loopback
 
 
+def test_serve_exits_2_naming_http_host_when_the_host_does_not_resolve(tmp_path):
+    config = tmp_path / "touchmetrics.yaml"
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path}/x.db"}))
+    # .invalid never resolves (RFC 6761); "[::1]" is a URL's spelling, not an address.
+    for host in ("no-such-host.invalid", "[::1]"):
+        result = run_cli(["serve", "--host", host, "--port", "0", "--config", str(config)])
+        assert result.returncode == 2
+        assert f"`http_host`: cannot resolve {host!r}" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 # Without tokens, no web page of another site writes (issue 7, item 13).
 
 
