@@ -139,6 +139,15 @@ def test_it_answers_413_to_a_body_claimed_over_the_limit_before_reading_it(guard
     assert b"over the limit of 10485760 bytes" in body
 
 
+def test_it_answers_413_in_json_naming_the_limit_to_a_chunked_body_past_it(front_door):
+    live = front_door(tokens=[TOKEN], max_body_bytes=2048)
+    body = (b" " * 512 for _ in range(8))  # 4 KiB in chunks: no length is announced
+    headers = {"Authorization": f"Bearer {TOKEN}", **NDJSON}
+    answer = live.http.post("/api/v1/events", content=body, headers=headers)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "request body over the limit of 2048 bytes"}
+
+
 def test_it_spools_nothing_of_a_write_without_a_token(guarded, spool):
     size = 9 * 2**20  # under the 10 MiB limit; waitress spools a body past 512 KiB
     claim = [f"Content-Length: {size}", "Content-Type: application/x-ndjson"]
