@@ -233,6 +233,16 @@ def test_it_rejects_attributes_over_their_limits(live, shape, error):
     assert rejected["error"].startswith(error)
 
 
+def test_it_does_not_echo_an_id_over_128_characters_back_in_the_answer(live):
+    huge = {**good(1), "id": "x" * 1_000_000}
+    answer = live.http.post(EVENTS, json=[good(0), huge, {**good(2), "id": 5}])
+    assert len(answer.content) < 1000  # the answer does not grow with the bad value
+    result = answer.json()
+    assert result["accepted"] == 1
+    assert [(r["index"], r["id"]) for r in result["rejected"]] == [(1, None), (2, None)]
+    assert result["rejected"][0]["error"] == "field `id`: must be a string of 1 to 128 characters"
+
+
 @pytest.mark.parametrize("field", ["type", "channel", "author", "timestamp", "kind"])
 def test_it_quotes_at_most_200_characters_of_a_huge_bad_value(live, field):
     huge = "x" * 1_000_000
