@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +38,7 @@ from collector.prepare import (
     Row,
     conversation_row,
     fact_rows,
+    kept_channels,
     latest_by_channel,
     prepare,
 )
@@ -46,6 +48,15 @@ from collector.settings import Settings
 
 CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
 EVENTS_CELL = ""  # the channel of store-wide series
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The events rows of a batch whose id was new to the store, with their lines."""
+
+    rows: list[Row]
+    lines: list[int]
+    refused: set[str] | None  # conversations of the rows turned away; None: none were
 
 
 class Store:
@@ -102,13 +113,14 @@ class Store:
             conn.commit()
 
     def _write(self, conn: Any, p: Prepared) -> BatchResult:
-        result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
-        fresh, touched = self._insert_events(conn, p, result)
+        result = BatchResult(rejections=list(p.rejections))
+        kept = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
-        if fresh:
-            self._register_channels(conn, p.channels)
-            cells = self._derive(conn, p, fresh, touched)
-        result.accepted = len(fresh)
+        if kept.rows:
+            channels = p.channels if kept.refused is None else kept_channels(kept.rows, kept.lines)
+            self._register_channels(conn, channels)
+            cells = self._derive(conn, p, kept)
+        result.accepted = len(kept.rows)
         if result.rejections:
             conn.execute(
                 t.quarantine.insert(), [_quarantine_row(r, p.received) for r in result.rejections]
@@ -121,28 +133,28 @@ class Store:
             self._save_checkpoint(conn, p.checkpoint, p.received)
         return result
 
-    def _insert_events(
-        self, conn: Any, p: Prepared, result: BatchResult
-    ) -> tuple[list[Row], set[str] | None]:
-        """Insert the events whose id is new; return them with the conversations they touch
-        (None: all of the batch's). A stored id counts as a duplicate, or as a conflict
-        when its content differs."""
+    def _insert_events(self, conn: Any, p: Prepared, result: BatchResult) -> _Kept:
+        """Insert the events whose id is new and return them. A stored id counts as a
+        duplicate, or as a conflict when its content differs."""
         if not p.rows:
-            return [], None
+            return _Kept([], [], None)
         if not self.sqlite:
             seen = self._stored(conn, p.rows)
-            fresh, touched = self._sorted_out(p, seen, result)
-            if fresh:
-                conn.exec_driver_sql(self._insert_events_sql, fresh)
-            return fresh, touched
-        # SQLite writers take turns, so rows above the highest rowid before the insert are
-        # this batch's: one look up per batch replaces one per event in the usual case,
-        # where every id is new.
-        before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
-        inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
-        if inserted == len(p.rows):
-            return p.rows, None
-        return self._sorted_out(p, self._stored(conn, p.rows, f"rowid <= {int(before)}"), result)
+            kept = self._sorted_out(p, seen, result)
+            if kept.rows:
+                conn.exec_driver_sql(self._insert_events_sql, kept.rows)
+        else:
+            # SQLite writers take turns, so rows above the highest rowid before the insert
+            # are this batch's: one look up per batch replaces one per event in the usual
+            # case, where every id is new.
+            before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
+            inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
+            seen = {}
+            if inserted != len(p.rows):
+                seen = self._stored(conn, p.rows, f"rowid <= {int(before)}")
+            kept = self._sorted_out(p, seen, result)
+        self._judge_repeats(p, seen, result)
+        return kept
 
     def _stored(self, conn: Any, rows: list[Row], condition: str = "") -> dict[str, str]:
         """The content hash of each of these rows' ids that is stored (and meets condition)."""
@@ -155,44 +167,63 @@ class Store:
             seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
         return seen
 
-    def _sorted_out(
-        self, p: Prepared, seen: dict[str, str], result: BatchResult
-    ) -> tuple[list[Row], set[str] | None]:
-        """The rows whose id was not seen, and their conversations; count the others."""
+    def _sorted_out(self, p: Prepared, seen: dict[str, str], result: BatchResult) -> _Kept:
+        """The rows whose id was not seen; count the others."""
         if not seen:
-            return p.rows, None
-        fresh: list[Row] = []
+            return _Kept(p.rows, p.lines, None)
+        refused: set[str] = set()
+        kept = _Kept([], [], refused)
         for row, line in zip(p.rows, p.lines, strict=True):
             known = seen.get(row[0])
             if known is None:
-                fresh.append(row)
-            elif known == row[_HASH]:
+                kept.rows.append(row)
+                kept.lines.append(line)
+                continue
+            refused.add(row[1])
+            if known == row[_HASH]:
                 result.duplicates += 1
             else:
                 where = position(p.source, line)
                 result.rejections.append(Rejection(p.source, where, row[_RAW], CONFLICT, row[0]))
-        return fresh, {row[1] for row in fresh}
+        return kept
 
-    def _derive(
-        self, conn: Any, p: Prepared, fresh: list[Row], touched: set[str] | None
-    ) -> Counter[Cell]:
+    def _judge_repeats(self, p: Prepared, seen: dict[str, str], result: BatchResult) -> None:
+        """Count each repeat of an id in the batch as a duplicate of the content kept for
+        that id (the stored one, else the batch's first) or as a conflict, as reading the
+        records one by one would."""
+        if not p.repeats:
+            return
+        first = {row[0]: row[_HASH] for row in p.rows}
+        for event_id, line, raw, digest in p.repeats:
+            if digest == seen.get(event_id, first[event_id]):
+                result.duplicates += 1
+            else:
+                where = position(p.source, line)
+                result.rejections.append(Rejection(p.source, where, raw, CONFLICT, event_id))
+
+    def _derive(self, conn: Any, p: Prepared, kept: _Kept) -> Counter[Cell]:
         """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals."""
+        Returns the change in totals.
+
+        A prepared conversation counts every event of the batch, so one holding an event
+        the store turned away is replayed from its stored events like an old one."""
         rows = p.conversations
-        if touched is not None:
+        if kept.refused is not None:
+            touched = {row[1] for row in kept.rows}
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
-        if len(inserted) == len(p.conversations):  # the usual case: all of them are new
+        if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
             facts, latest = p.facts, _merged(p.latest)
         else:
-            facts = [row for row in p.facts if row[0] in inserted]
+            usable = inserted - (kept.refused or set())
+            facts = [row for row in p.facts if row[0] in usable]
             latest = _merged(
-                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in inserted]
+                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in usable]
             )
-            existing = sorted(row[0] for row in rows if row[0] not in inserted)
-            if existing:
-                self._replay_stored(conn, existing, fresh, facts, cells, latest)
+            replayed = sorted(row[0] for row in rows if row[0] not in usable)
+            if replayed:
+                self._replay_stored(conn, replayed, kept.rows, facts, cells, latest)
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout))
         if facts:

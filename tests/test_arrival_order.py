@@ -68,19 +68,49 @@ def conversation(draw: st.DrawFn, cid: str) -> list[dict[str, Any]]:
 
 @st.composite
 def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Events of a few conversations, and the same events delivered in disorder."""
+    """Events of a few conversations as the store must keep them, and their delivery in
+    disorder: shuffled, repeated, in batches, with records reusing an id for other content.
+
+    The first record of each id to arrive is the one kept, so a conflicting record that
+    comes first displaces the original."""
     prefix = uuid.uuid4().hex[:8]
     events = [
         e for n in range(draw(st.integers(1, 3))) for e in draw(conversation(f"{prefix}-{n}"))
     ]
     rng = random.Random(draw(st.integers(0, 2**32)))
-    delivered = events + rng.sample(events, k=rng.randint(0, len(events)))  # repeats
+    conflicts = [
+        conflicting(e, rng, prefix)
+        for e in rng.sample(events, k=rng.randint(0, min(3, len(events))))
+    ]
+    delivered = events + rng.sample(events, k=rng.randint(0, len(events))) + conflicts
     rng.shuffle(delivered)
     cuts = sorted(
         rng.sample(range(1, len(delivered)), k=min(len(delivered) - 1, rng.randint(0, 4)))
     )
     batches = [delivered[a:b] for a, b in zip([0, *cuts], [*cuts, len(delivered)], strict=True)]
-    return events, batches
+    first: dict[str, dict[str, Any]] = {}
+    for item in delivered:
+        first.setdefault(item["id"], item)
+    return list(first.values()), batches
+
+
+def conflicting(event: dict[str, Any], rng: random.Random, prefix: str) -> dict[str, Any]:
+    """A record with the event's id and other content: another conversation, channel or time."""
+    change = rng.choice(["conversation", "channel", "timestamp"])
+    if change == "conversation":
+        return {**event, "conversation_id": f"{prefix}-{rng.choice(['0', '1', 'new'])}x"}
+    if change == "channel":
+        return {**event, "type": "conversation_started", "channel": "chat", "id": event["id"]}
+    return {**event, "timestamp": event["timestamp"] + rng.randint(1, 3)}
+
+
+def outcome(batches: list[list[dict[str, Any]]], kept: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many records a store must count as duplicates and as conflicts."""
+    first = {e["id"]: e for e in kept}
+    later = [item for batch in batches for item in batch]
+    repeats = len(later) - len(kept)
+    conflicts = sum(1 for item in later if item != first[item["id"]])
+    return repeats - conflicts, conflicts
 
 
 def in_order_facts(validator: Validator, events: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
@@ -125,8 +155,12 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     change = contributions(expected.elements(), store.layout)
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell
+    for cell in set(moved) - set(change):
+        assert cell[1] in ("events", "last_event") or abs(moved[cell]) < 1e-6, cell
+    duplicates, conflicts = outcome(batches, events)
     assert moved[("", "events", "accepted")] == len(events)
-    assert moved[("", "events", "duplicate")] == sum(len(b) for b in batches) - len(events)
+    assert moved[("", "events", "duplicate")] == duplicates
+    assert moved[("", "events", "rejected")] == conflicts
 
 
 @settings(
@@ -144,4 +178,5 @@ def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_set
         result = replay(evs)
         got.update((cid, *f, result.topic) for f in result.facts)
     assert got == in_order_facts(validator, events)
-    assert log.summary.duplicates == sum(len(b) for b in batches) - len(events)
+    duplicates, conflicts = outcome(batches, events)
+    assert (log.summary.duplicates, log.summary.rejected) == (duplicates, conflicts)

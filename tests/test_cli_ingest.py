@@ -8,21 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from collector.cli import main
 from tests.conftest import CHANNELS
 from tests.events import CONVERSATION, start
-
-
-@pytest.fixture
-def cli():
-    runner = CliRunner()
-
-    def invoke(*args: str | Path):
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
 
 
 def jsonl(path: Path, events: list[dict], *, append: bool = False) -> Path:
