@@ -165,7 +165,7 @@ def cli() -> Callable[..., Any]:
 
     from collector.cli import main
 
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "240"})  # a wide terminal: channels side by side
 
     def invoke(*args: str | Path) -> Any:
         return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)

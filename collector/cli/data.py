@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import orjson
 
 from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
 from collector.errors import TouchmetricsError
-from collector.metrics import GROUPINGS, Query, Window, parse_instant
+from collector.metrics import GROUPINGS, Query
 from collector.schema import Validator
 from exporters.report import FORMATS, render
 
@@ -116,22 +117,21 @@ def report(
     group_by: str, channel: str | None, kind: str | None, files: tuple[Path, ...],
 ) -> None:  # fmt: skip
     """Print the report, from the database or, given FILES, straight from them."""
+    from collector.reporting import BadQuery, parse_query
+
     settings = load(config_path)
-    query = Query(_window(start, end), group_by, channel, kind)
+    try:
+        query = parse_query(start, end, group_by, channel, kind)
+    except BadQuery as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         result = (
             _from_files(settings, query, files, mapping) if files else _from_store(settings, query)
         )
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
-    click.echo(render(result, fmt), nl=False)
-
-
-def _window(start: str | None, end: str | None) -> Window:
-    try:
-        return Window(parse_instant(start) if start else None, parse_instant(end) if end else None)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
+    width = shutil.get_terminal_size((160, 24)).columns  # $COLUMNS, the terminal, or 160
+    click.echo(render(result, fmt, width), nl=False)
 
 
 @click.group()
