@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -36,9 +37,10 @@ class Abort(click.ClickException):
         return self.message
 
 
-def load(config_path: Path | None) -> Settings:
+def load(config_path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
+    """The settings, with command-line ``overrides`` validated together with the rest."""
     try:
-        return load_settings(config_path)
+        return load_settings(config_path, overrides=overrides)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
 
