@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us
-from collector.engine import Fact, Replay, replay
+from collector.engine import LAST_EVENT, Fact, Replay, replay
 from collector.schema import Event
 
 Row = tuple[Any, ...]
@@ -35,7 +35,6 @@ class Prepared:
     # which is the stored one if any, else the batch's first, or a conflict.
     repeats: list[tuple[str, int, str, str]] = field(default_factory=list)
     conversations: list[Row] = field(default_factory=list)  # conversations rows
-    latest: list[dict[str, int]] = field(default_factory=list)  # per conversation row
     facts: list[Row] = field(default_factory=list)  # facts rows of those conversations
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
@@ -58,7 +57,6 @@ def prepare(batch: Batch, received: int | None = None) -> Prepared:
     for cid, events in by_conversation.items():
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
-        out.latest.append(latest_by_channel(events, result.channel))
         out.facts.extend(fact_rows(cid, result))
     return out
 
@@ -86,19 +84,11 @@ def conversation_row(cid: str, result: Replay, events: Sequence[Any]) -> Row:
 
 
 def fact_rows(cid: str, result: Replay) -> list[Row]:
-    """Facts rows: the conversation, engine.Fact's fields, then the conversation's topic."""
-    topic = result.topic
-    return [(cid, *fact, topic) for fact in result.facts]
-
-
-def latest_by_channel(events: Sequence[Any], current: str | None) -> dict[str, int]:
-    """The latest of these events per channel; one that names none is in ``current``."""
-    latest: dict[str, int] = {}
-    for event_ in events:
-        channel = event_.channel or current
-        if channel is not None and event_.ts > latest.get(channel, -1):
-            latest[channel] = event_.ts
-    return latest
+    """Facts rows: the conversation, then engine.Fact's fields; then a LAST_EVENT row per
+    channel the conversation was in. The topic stays in the conversations row alone."""
+    rows: list[Row] = [(cid, *fact) for fact in result.facts]
+    rows += [(cid, LAST_EVENT, ch, ts, None, None, None) for ch, ts in result.latest.items()]
+    return rows
 
 
 def first_kinds(events: Iterable[Event]) -> dict[str, tuple[str | None, int]]:
@@ -122,5 +112,5 @@ def _event_id(item: Incoming) -> str:
 
 
 _EVENT_WIDTH = len(Event._fields)  # an events row begins with the Event's fields
-# A facts row: the conversation, then engine.Fact's fields in order, then its topic.
-FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
+# A facts row: the conversation, then engine.Fact's fields in order.
+FACT_COLUMNS = ("conversation_id", *Fact._fields)

@@ -19,6 +19,8 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
+    null,
     select,
     text,
     update,
@@ -30,7 +32,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
-from collector.engine import Replay, replay
+from collector.engine import LAST_EVENT, Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
     FACT_COLUMNS,
@@ -39,7 +41,6 @@ from collector.prepare import (
     conversation_row,
     fact_rows,
     kept_channels,
-    latest_by_channel,
     prepare,
 )
 from collector.rollup import Cell, Layout, contributions
@@ -214,35 +215,24 @@ class Store:
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
         if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
-            facts, latest = p.facts, _merged(p.latest)
+            facts = p.facts
         else:
             usable = inserted - (kept.refused or set())
             facts = [row for row in p.facts if row[0] in usable]
-            latest = _merged(
-                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in usable]
-            )
             replayed = sorted(row[0] for row in rows if row[0] not in usable)
             if replayed:
-                self._replay_stored(conn, replayed, kept.rows, facts, cells, latest)
+                self._replay_stored(conn, replayed, facts, cells)
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout))
         if facts:
             conn.exec_driver_sql(self._insert_facts, facts)
-        self._mark_last_events(conn, latest)
         return cells
 
     def _replay_stored(
-        self,
-        conn: Any,
-        ids: list[str],
-        fresh: list[Row],
-        facts: list[Row],
-        cells: Counter[Cell],
-        latest: dict[str, int],
+        self, conn: Any, ids: list[str], facts: list[Row], cells: Counter[Cell]
     ) -> None:
         """Replay conversations that were already stored, from all their stored events: swap
-        their facts (adding the new ones to ``facts``), take the old ones from the totals
-        and raise the latest event times."""
+        their facts (adding the new ones to ``facts``) and take the old ones from the totals."""
         self._lock_conversations(conn, ids)
         cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
         for chunk in _chunks(ids, CHUNK):
@@ -255,12 +245,6 @@ class Store:
         )
         for cid, result in replays.items():
             facts.extend(fact_rows(cid, result))
-        arrived: dict[str, list[Event]] = defaultdict(list)
-        for row in fresh:
-            if row[1] in replays:
-                arrived[row[1]].append(Event._make(row[: len(Event._fields)]))
-        for cid, events in arrived.items():
-            _raise_latest(latest, latest_by_channel(events, replays[cid].channel))
 
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
@@ -312,37 +296,29 @@ class Store:
             self._known_channels.update(new)
 
     def _add_totals(self, conn: Any, cells: Counter[tuple[str, str, str]]) -> None:
+        """Move the totals, and raise each one's exposed high-water mark to it.
+
+        Late events can move counts between channels, so a true total may fall; Prometheus
+        would read that as a counter reset. /metrics shows ``exposed``, the highest total
+        ever committed, so it holds until the true total passes it again. Raised in the
+        write's own transaction, it is the same for every process and survives restarts.
+        """
         rows = [
-            {"channel": ch, "series": series, "label": label, "value": amount}
+            {"channel": ch, "series": series, "label": label, "value": amount,
+             "exposed": max(amount, 0)}
             for (ch, series, label), amount in cells.items()
             if amount != 0
-        ]
+        ]  # fmt: skip
         if rows:
             ins = self._insert(t.rollups)
+            total = t.rollups.c.value + ins.excluded.value  # SET reads the row before the update
+            held = t.rollups.c.exposed
             conn.execute(
                 ins.on_conflict_do_update(
                     index_elements=["channel", "series", "label"],
-                    set_={"value": t.rollups.c.value + ins.excluded.value},
+                    set_={"value": total, "exposed": case((total > held, total), else_=held)},
                 ),
                 rows,
-            )
-
-    def _mark_last_events(self, conn: Any, latest: dict[str, int]) -> None:
-        """Raise each channel's latest event time; a late event never lowers it."""
-        if latest:
-            ins = self._insert(t.rollups)
-            value = t.rollups.c.value
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["channel", "series", "label"],
-                    set_={
-                        "value": case((ins.excluded.value > value, ins.excluded.value), else_=value)
-                    },
-                ),
-                [
-                    {"channel": ch, "series": "last_event", "label": "", "value": ts / 1e6}
-                    for ch, ts in latest.items()
-                ],
             )
 
     @contextmanager
@@ -388,10 +364,22 @@ class Store:
         seen.update(self.settings.channel_kinds())
         return seen
 
-    def facts(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[Any, ...]]:
-        """Facts at instants in [start, end): (kind, channel, at, value, flag, label, topic)."""
+    def facts(
+        self, start: int | None = None, end: int | None = None, *, topics: bool = True
+    ) -> Iterator[tuple[Any, ...]]:
+        """Facts at instants in [start, end): (kind, channel, at, value, flag, label, topic).
+
+        The topic is the fact's conversation's; without ``topics`` it is None and the
+        conversations are not read."""
         c = t.facts.c
-        query = select(c.kind, c.channel, c.at, c.value, c.flag, c.label, c.topic)
+        columns = [c.kind, c.channel, c.at, c.value, c.flag, c.label]
+        if topics:
+            query = select(*columns, t.conversations.c.topic).join_from(
+                t.facts, t.conversations, t.conversations.c.id == c.conversation_id
+            )
+        else:
+            query = select(*columns, null())
+        query = query.where(c.kind != LAST_EVENT)
         if start is not None:
             query = query.where(c.at >= start)
         if end is not None:
@@ -406,6 +394,28 @@ class Store:
             return {
                 (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
             }
+
+    def exposed(self) -> tuple[dict[Cell, float], dict[str, str], dict[str, float]]:
+        """What /metrics shows, in two queries: each total's high-water mark by (channel,
+        series, label); every known channel's kind (as channel_kinds); and each channel's
+        latest event in Unix seconds."""
+        latest = (
+            select(func.max(t.facts.c.at))
+            .where(text(t.LAST_EVENT_ONLY))  # as written in the partial index, to use it
+            .where(t.facts.c.channel == t.channels.c.name)
+            .scalar_subquery()
+        )
+        r = t.rollups.c
+        with self._reading() as conn:
+            # Totals first: a channel is registered in the same transaction that first
+            # counts it, so the channels read afterwards cover every channel totals name.
+            held = {
+                (row.channel, row.series, row.label): row.exposed
+                for row in conn.execute(select(r.channel, r.series, r.label, r.exposed))
+            }
+            seen = conn.execute(select(t.channels.c.name, t.channels.c.kind, latest)).all()
+        kinds = {name: kind for name, kind, _at in seen} | self.settings.channel_kinds()
+        return held, kinds, {name: at / 1e6 for name, _kind, at in seen if at is not None}
 
     def event_counts(self) -> dict[str, int]:
         totals = self.totals()
@@ -450,20 +460,6 @@ def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str
 
 
 _CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
-
-
-def _merged(latest: Iterable[dict[str, int]]) -> dict[str, int]:
-    """The latest event per channel over several conversations."""
-    out: dict[str, int] = {}
-    for each in latest:
-        _raise_latest(out, each)
-    return out
-
-
-def _raise_latest(into: dict[str, int], more: dict[str, int]) -> None:
-    for channel, ts in more.items():
-        if ts > into.get(channel, -1):
-            into[channel] = ts
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:

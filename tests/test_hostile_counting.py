@@ -89,3 +89,43 @@ def test_a_channel_named_only_by_a_refused_record_gets_no_kind(write, store):
     kinds = store.channel_kinds()
     assert "sms" not in kinds
     assert kinds["fax"] == "human"
+
+
+def test_a_long_topic_is_stored_once_however_many_facts_its_conversation_has(live):
+    topic = "refund dispute " + "x" * 1000  # the longest attribute value section 2 allows
+    events = [
+        {"id": "m0", "conversation_id": "long", "type": "conversation_started",
+         "channel": "chat", "timestamp": BASE, "attributes": {"topic": topic}},
+    ]  # fmt: skip
+    for n in range(1, 201):
+        author = "customer" if n % 2 else "agent"
+        events.append(
+            {"id": f"m{n}", "conversation_id": "long", "type": "message", "author": author,
+             "timestamp": BASE + n}
+        )  # fmt: skip
+    body = orjson.dumps(events)
+    assert live.http.post("/api/v1/events", content=body).json()["accepted"] == 201
+    copies, stored = text_stored(live.store, topic)
+    # The event that carried it (as received, and parsed) and its conversation: 3 copies,
+    # not one more per fact (this conversation has 200 reply facts).
+    assert copies == 3
+    assert stored < 3 * len(body)
+
+
+def text_stored(store, needle: str) -> tuple[int, int]:
+    """How many text values in the whole database contain ``needle``, and how many
+    characters of text the database holds."""
+    from sqlalchemy import String, func, select
+
+    from collector.tables import metadata
+
+    copies = characters = 0
+    with store.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, String):  # Text is a String too
+                    count = select(func.count()).where(column.contains(needle))
+                    copies += conn.execute(count).scalar_one()
+                    length = select(func.coalesce(func.sum(func.length(column)), 0))
+                    characters += conn.execute(length).scalar_one()
+    return copies, characters
