@@ -11,7 +11,7 @@ import yaml
 from click.testing import CliRunner
 
 from collector.cli import main
-from tests.conftest import CHANNELS
+from tests.conftest import CHANNELS, REPO
 from tests.events import CONVERSATION, start
 
 
@@ -224,3 +224,17 @@ def test_a_report_that_would_silently_show_nothing_is_a_usage_error(
     result = CliRunner().invoke(main, ["report", "--config", str(offline_config), str(log), *args])
     assert result.exit_code == 2
     assert says in result.output
+
+
+def test_make_run_and_the_command_line_share_one_default_database():
+    from collector.settings import Settings, load_settings
+
+    demo = load_settings(REPO / "examples" / "demo.yaml", env={})
+    assert demo.database_url == Settings.model_fields["database_url"].default
+
+
+def test_a_hint_to_list_the_quarantine_carries_the_config_it_needs(cli, config_file, tmp_path):
+    log = tmp_path / "bad.jsonl"
+    log.write_text('{"type": "message"}\n')
+    result = cli("ingest", "--config", config_file, log)
+    assert f"`touchmetrics quarantine list --config {config_file}`" in result.stderr
