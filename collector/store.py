@@ -17,7 +17,6 @@ from sqlalchemy import (
     Engine,
     Table,
     bindparam,
-    case,
     delete,
     func,
     null,
@@ -75,6 +74,15 @@ class Store:
             engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
         )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
+        # SET reads the row as it was before this statement: value there is the old total.
+        self._add_totals_sql = driver_insert(
+            engine,
+            t.rollups,
+            suffix=" ON CONFLICT (channel, series, label) DO UPDATE SET"
+            " value = rollups.value + excluded.value,"
+            " exposed = CASE WHEN rollups.value + excluded.value > rollups.exposed"
+            " THEN rollups.value + excluded.value ELSE rollups.exposed END",
+        )
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
         self._growth = _Growth()
@@ -303,23 +311,16 @@ class Store:
         ever committed, so it holds until the true total passes it again. Raised in the
         write's own transaction, it is the same for every process and survives restarts.
         """
-        rows = [
-            {"channel": ch, "series": series, "label": label, "value": amount,
-             "exposed": max(amount, 0)}
+        # Driver SQL with tuples: built through Core, these rows (a histogram touches up to
+        # one per bucket) cost more to bind than to write. In key order, so writers that
+        # touch the same rows lock them in the same order.
+        rows = sorted(
+            (ch, series, label, amount, max(amount, 0))
             for (ch, series, label), amount in cells.items()
             if amount != 0
-        ]  # fmt: skip
+        )
         if rows:
-            ins = self._insert(t.rollups)
-            total = t.rollups.c.value + ins.excluded.value  # SET reads the row before the update
-            held = t.rollups.c.exposed
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["channel", "series", "label"],
-                    set_={"value": total, "exposed": case((total > held, total), else_=held)},
-                ),
-                rows,
-            )
+            conn.exec_driver_sql(self._add_totals_sql, rows)
 
     @contextmanager
     def _reading(self) -> Iterator[Any]:
