@@ -114,12 +114,15 @@ class TouchmetricsCollector:
         )
         bounds = [*self.layout.bounds[series], math.inf]
         for channel, kind in channels:
-            # Cumulative in the rollups already, each held on its own: a bucket's mark never
-            # exceeds the next one's, and the +Inf bucket is the _count.
-            buckets = [
-                (INF if math.isinf(bound) else go_float(bound), snap.value(channel, series, label))
-                for bound, label in zip(bounds, self.layout.labels[series], strict=True)
-            ]
+            # Cumulative in the rollups already, each held on its own. A bucket without a
+            # row of its own (a store counted before buckets were cumulative) shows the one
+            # below it; the running maximum keeps the buckets growing with the bound in any
+            # case, and the +Inf bucket, which is the _count, is the highest of them.
+            running = 0.0
+            buckets: list[tuple[str, float]] = []
+            for bound, label in zip(bounds, self.layout.labels[series], strict=True):
+                running = max(running, snap.value(channel, series, label))
+                buckets.append((INF if math.isinf(bound) else go_float(bound), running))
             family.add_metric([channel, kind], buckets, snap.value(channel, series, "sum"))
         return family
 

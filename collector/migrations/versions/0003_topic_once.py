@@ -3,7 +3,8 @@
 1. `facts.topic` goes: a fact's topic is its conversation's, stored once in
    `conversations.topic` (a 2 MB topic was copied into each of 200 facts).
 2. `rollups.exposed`: the highest total ever committed, which /metrics shows. Histogram
-   buckets become cumulative, one row per exposed series, so each holds its own mark.
+   buckets become cumulative, one row per exposed series, so each holds its own mark; the
+   next start recounts the totals once, for the buckets that had no row.
 3. Each conversation's latest event per channel, each event in the channel the
    conversation was in at its instant, becomes a `last_event` fact (replayed from the
    stored events); the per-channel `last_event` rollups, which depended on arrival
@@ -30,6 +31,7 @@ depends_on = None
 HISTOGRAMS = ("first_response", "response", "resolution")
 NOT_BUCKETS = ("count", "sum")
 LAST_EVENT = "last_event"
+LAYOUT_KEY = "rollup_layout"  # collector.totals: the bucket layout the totals are counted in
 CONVERSATIONS_PER_STEP = 1000
 
 facts = sa.table(
@@ -72,6 +74,9 @@ def upgrade() -> None:
         batch.alter_column("exposed", server_default=None)
     op.execute("UPDATE rollups SET exposed = value")
     _cumulate_buckets(sign=1)
+    # Buckets no value ever reached had no row, and only the settings know every bound:
+    # the next start recounts the totals (keeping the marks) into a row per bucket.
+    op.execute(f"DELETE FROM meta WHERE key = '{LAYOUT_KEY}'")
     op.execute(f"DELETE FROM rollups WHERE series = '{LAST_EVENT}'")
     _add_last_event_facts()
     op.create_index(
@@ -92,6 +97,12 @@ def downgrade() -> None:
     )
     op.execute(f"DELETE FROM facts WHERE kind = '{LAST_EVENT}'")
     _cumulate_buckets(sign=-1)
+    # As 0002 counted: a bucket no value fell in had no row.
+    op.execute(
+        "DELETE FROM rollups WHERE value = 0 AND series IN ('first_response', 'response',"
+        " 'resolution') AND label NOT IN ('count', 'sum')"
+    )
+    op.execute(f"DELETE FROM meta WHERE key = '{LAYOUT_KEY}'")
     with op.batch_alter_table("rollups") as batch:
         batch.drop_column("exposed")
     with op.batch_alter_table("facts") as batch:
