@@ -179,21 +179,6 @@ def offline_settings() -> Settings:
 
 
 @pytest.fixture
-def cli() -> Callable[..., Any]:
-    """Run a `touchmetrics` command in this process, as a user types it."""
-    from click.testing import CliRunner
-
-    from collector.cli import main
-
-    runner = CliRunner(env={"COLUMNS": "240"})  # a wide terminal: channels side by side
-
-    def invoke(*args: str | Path) -> Any:
-        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
 def write(store: Store) -> Callable[..., Summary]:
     """Validate and commit events in one batch, as `ingest` would; returns the summary."""
 

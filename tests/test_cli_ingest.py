@@ -15,6 +15,16 @@ from tests.conftest import CHANNELS, REPO
 from tests.events import CONVERSATION, start
 
 
+@pytest.fixture
+def cli():
+    runner = CliRunner(env={"COLUMNS": "240"})  # a wide terminal: channels side by side
+
+    def invoke(*args: str | Path):
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
 def jsonl(path: Path, events: list[dict], *, append: bool = False) -> Path:
     with path.open("a" if append else "w") as handle:
         for event in events:
