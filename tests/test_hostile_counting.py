@@ -104,7 +104,10 @@ def test_a_long_topic_is_stored_once_however_many_facts_its_conversation_has(liv
              "timestamp": BASE + n}
         )  # fmt: skip
     body = orjson.dumps(events)
-    assert live.http.post("/api/v1/events", content=body).json()["accepted"] == 201
+    answer = live.http.post(
+        "/api/v1/events", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.json()["accepted"] == 201
     copies, stored = text_stored(live.store, topic)
     # The event that carried it (as received, and parsed) and its conversation: 3 copies,
     # not one more per fact (this conversation has 200 reply facts).

@@ -116,7 +116,7 @@ class Watch:
         self.scrapes = self.drops = 0
 
     def post(self, events: list[dict[str, Any]]) -> tuple[dict[Series, float], dict[Series, float]]:
-        answer = self.live.http.post("/api/v1/events", content=orjson.dumps(events))
+        answer = self.live.http.post("/api/v1/events", json=events)
         assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
         self.delivered += events
         truth = true_totals(self.validator, self.bounds, self.delivered)
