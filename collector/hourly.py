@@ -32,7 +32,7 @@ def slot_counts(store: Store, start_us: int, end_us: int, slot_us: int) -> Count
     if start_us % slot_us:
         raise ValueError("the window must start on a slot boundary")
     found: Counter[SlotCell] = Counter()
-    rows = ((None, *fact) for fact in store.facts(start_us, end_us))
+    rows = ((None, *fact[:6]) for fact in store.facts(start_us, end_us, topics=False))
     contributions(rows, store.layout, slots=found, slot_us=slot_us)
     shift = start_us // slot_us
     return Counter(

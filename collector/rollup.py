@@ -2,7 +2,10 @@
 
 Each fact contributes fixed amounts to a few (channel, series, label) cells. When a
 conversation is replayed, the store adds the contributions of its new facts and subtracts
-those of its old ones, so the totals always equal a fresh count over all facts.
+those of its old ones, so the totals always equal a fresh count over all facts. Histogram
+buckets are counted cumulatively, as Prometheus exposes them (an observation is in every
+bucket whose bound holds it), so each cell is one exposed series and can hold its own
+high-water mark (see Store._add_totals).
 """
 
 from __future__ import annotations
@@ -67,13 +70,14 @@ def contributions(
     """The cells these facts rows add to (or, with sign -1, take from).
 
     Rows are in the facts table's column order (conversation_id, kind, channel, at,
-    value, flag, label, topic), as the store writes and reads them. With ``slots``, each
-    fact is also counted there once, by the slot of event time holding it (its hour), its
-    kind and its class: the bucket of a duration, the outcome of a segment, "1" or "0" for
-    a satisfied or dissatisfied rating (see ``slot_class``).
+    value, flag, label), as the store writes and reads them. With ``slots``, each fact is
+    also counted there once, by the slot of event time holding it (its hour), its kind and
+    its class: the first bucket holding a duration, the outcome of a segment, "1" or "0" for
+    a satisfied or dissatisfied rating.
     """
     cells: Counter[Cell] = Counter()
-    for _conversation, kind, channel, at, value, flag, label, _topic in rows:
+    buckets: Counter[Cell] = Counter()  # by the first bucket holding each value
+    for _conversation, kind, channel, at, value, flag, label in rows:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
         if kind in (STARTED, REOPEN):
@@ -85,7 +89,7 @@ def contributions(
         elif kind in HISTOGRAMS:
             assert value is not None
             group = layout.bucket(kind, value)
-            cells[(channel, kind, group)] += sign
+            buckets[(channel, kind, group)] += sign
             cells[(channel, kind, "count")] += sign
             cells[(channel, kind, "sum")] += sign * value  # a float, in a Counter of ints
         elif kind == CSAT:
@@ -96,18 +100,9 @@ def contributions(
             continue
         if slots is not None:
             slots[(at // slot_us, channel, kind, group)] += sign
+    # Cumulated once per bucket touched rather than once per value.
+    for (channel, kind, first), amount in buckets.items():
+        labels = layout.labels[kind]
+        for label in labels[labels.index(first) :]:
+            cells[(channel, kind, label)] += amount
     return cells
-
-
-def merge(into: Counter[Cell], more: Counter[Cell]) -> None:
-    """Add ``more`` into ``into`` keeping zero results, which still must be written."""
-    for cell, amount in more.items():
-        into[cell] = into.get(cell, 0) + amount
-
-
-def nonzero(cells: Counter[Cell]) -> list[Cell]:
-    return [cell for cell, amount in cells.items() if amount != 0]
-
-
-def histogram_cells(layout: Layout, kind: str) -> Sequence[str]:
-    return layout.labels[kind]

@@ -21,6 +21,16 @@ def main() -> None:
 
 
 for command in (
-    serve, scheduler, ingest, report, check, quarantine, db, demo, config, rules, dashboards
+    serve,
+    scheduler,
+    ingest,
+    report,
+    check,
+    quarantine,
+    db,
+    demo,
+    config,
+    rules,
+    dashboards,
 ):
     main.add_command(command)
