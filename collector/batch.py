@@ -36,12 +36,18 @@ class Rejection:
 
 @dataclass(slots=True)
 class Checkpoint:
-    """How far a file has been read, committed with the batch that read it."""
+    """How far a file has been read, committed with the batch that read it.
+
+    One per file and way of reading it (``reader``: "jsonl", or a mapping's fingerprint);
+    ``rejected`` counts the records its imports rejected, so that a resumed import still
+    knows the file had rejections."""
 
     source: str
     fingerprint: str
     offset: int
     line: int
+    reader: str = "jsonl"
+    rejected: int = 0
 
 
 class Incoming(NamedTuple):

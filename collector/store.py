@@ -118,7 +118,7 @@ class Store:
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
         if p.checkpoint is not None:
-            self._save_checkpoint(conn, p.checkpoint, p.received)
+            self._save_checkpoint(conn, p.checkpoint, p.received, len(result.rejections))
         return result
 
     def _insert_events(
@@ -323,7 +323,8 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
-    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
+    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int, rejected: int) -> None:
+        """Move the file's checkpoint on, and add the batch's rejections to its count."""
         ins = self._insert(t.imports)
         values = {
             "fingerprint": cp.fingerprint,
@@ -332,8 +333,11 @@ class Store:
             "updated_at": at,
         }
         conn.execute(
-            ins.values(source=cp.source, **values).on_conflict_do_update(
-                index_elements=["source"], set_=values
+            ins.values(
+                source=cp.source, reader=cp.reader, rejected=rejected, **values
+            ).on_conflict_do_update(
+                index_elements=["source", "reader"],
+                set_={**values, "rejected": t.imports.c.rejected + rejected},
             )
         )
 
@@ -345,10 +349,25 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
 
-    def checkpoint(self, source: str) -> Checkpoint | None:
+    def checkpoint(self, source: str, reader: str = "jsonl") -> Checkpoint | None:
+        """How far ``source`` was imported when read by ``reader`` (a Reader's key)."""
+        c = t.imports.c
         with self._reading() as conn:
-            row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
-        return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
+            row = conn.execute(
+                select(t.imports).where(c.source == source, c.reader == reader)
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(source, row.fingerprint, row.offset, row.line, reader, row.rejected)
+
+    def forget_checkpoint(self, source: str, reader: str) -> None:
+        """Drop a file's checkpoint, so its next import reads it from the start."""
+        c = t.imports.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(t.imports).where(c.source == source, c.reader == reader))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {driver_message(exc)}") from exc
 
     def channel_kinds(self) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
