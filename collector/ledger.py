@@ -79,4 +79,4 @@ def add_checked(batch: Batch, validator: Validator, record: Record, ledger: IdLe
     if rejection is not None:
         batch.rejections.append(rejection)
     else:
-        batch.events.extend(events)
+        batch.take(record, events)

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
-from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
+from collector.batch import Batch, BatchResult, Checkpoint, Rejection
 from collector.connect import driver_insert, placeholder
 from collector.engine import Replay, replay
 from collector.errors import StoreError, driver_message
@@ -43,6 +43,7 @@ from collector.prepare import (
 from collector.rollup import Cell, Layout, contributions
 from collector.schema import Event
 from collector.settings import Settings
+from collector.sortout import SortedOut, sort_out
 
 CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
 EVENTS_CELL = ""  # the channel of store-wide series
@@ -103,11 +104,11 @@ class Store:
 
     def _write(self, conn: Any, p: Prepared) -> BatchResult:
         result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
-        fresh, touched = self._insert_events(conn, p, result)
+        fresh, refused = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
         if fresh:
-            self._register_channels(conn, p.channels)
-            cells = self._derive(conn, p, fresh, touched)
+            self._register_channels(conn, _named(p.channels, fresh, refused))
+            cells = self._derive(conn, p, fresh, refused)
         result.accepted = len(fresh)
         if result.rejections:
             conn.execute(
@@ -124,17 +125,17 @@ class Store:
     def _insert_events(
         self, conn: Any, p: Prepared, result: BatchResult
     ) -> tuple[list[Row], set[str] | None]:
-        """Insert the events whose id is new; return them with the conversations they touch
-        (None: all of the batch's). A stored id counts as a duplicate, or as a conflict
-        when its content differs."""
+        """Insert the events whose id is new; return them, with the conversations that had
+        an event not stored (None: none had). A stored id counts as a duplicate, or as a
+        conflict when its content differs; a record of several events with a conflict is
+        turned away whole (collector.sortout)."""
         if not p.rows:
             return [], None
         if not self.sqlite:
-            seen = self._stored(conn, p.rows)
-            fresh, touched = self._sorted_out(p, seen, result)
-            if fresh:
-                conn.exec_driver_sql(self._insert_events_sql, fresh)
-            return fresh, touched
+            sorted_out = sort_out(p, self._stored(conn, p.rows))
+            if sorted_out.fresh:
+                conn.exec_driver_sql(self._insert_events_sql, sorted_out.fresh)
+            return self._counted(sorted_out, result)
         # SQLite writers take turns, so rows above the highest rowid before the insert are
         # this batch's: one look up per batch replaces one per event in the usual case,
         # where every id is new.
@@ -142,7 +143,17 @@ class Store:
         inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
         if inserted == len(p.rows):
             return p.rows, None
-        return self._sorted_out(p, self._stored(conn, p.rows, f"rowid <= {int(before)}"), result)
+        sorted_out = sort_out(p, self._stored(conn, p.rows, f"rowid <= {int(before)}"))
+        for chunk in _chunks(sorted_out.dropped, CHUNK):
+            # Inserted above, then turned away with the rest of their record.
+            conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
+        return self._counted(sorted_out, result)
+
+    @staticmethod
+    def _counted(sorted_out: SortedOut, result: BatchResult) -> tuple[list[Row], set[str] | None]:
+        result.duplicates += sorted_out.duplicates
+        result.rejections.extend(sorted_out.rejections)
+        return sorted_out.fresh, sorted_out.refused or None
 
     def _stored(self, conn: Any, rows: list[Row], condition: str = "") -> dict[str, str]:
         """The content hash of each of these rows' ids that is stored (and meets condition)."""
@@ -155,44 +166,31 @@ class Store:
             seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
         return seen
 
-    def _sorted_out(
-        self, p: Prepared, seen: dict[str, str], result: BatchResult
-    ) -> tuple[list[Row], set[str] | None]:
-        """The rows whose id was not seen, and their conversations; count the others."""
-        if not seen:
-            return p.rows, None
-        fresh: list[Row] = []
-        for row, line in zip(p.rows, p.lines, strict=True):
-            known = seen.get(row[0])
-            if known is None:
-                fresh.append(row)
-            elif known == row[_HASH]:
-                result.duplicates += 1
-            else:
-                where = position(p.source, line)
-                result.rejections.append(Rejection(p.source, where, row[_RAW], CONFLICT, row[0]))
-        return fresh, {row[1] for row in fresh}
-
     def _derive(
-        self, conn: Any, p: Prepared, fresh: list[Row], touched: set[str] | None
+        self, conn: Any, p: Prepared, fresh: list[Row], refused: set[str] | None
     ) -> Counter[Cell]:
         """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals."""
+        Returns the change in totals.
+
+        A prepared conversation counts every event of the batch, so one that had an event
+        not stored (``refused``) is replayed from its stored events, like an old one."""
         rows = p.conversations
-        if touched is not None:
+        if refused is not None:
+            touched = {row[1] for row in fresh}
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
-        if len(inserted) == len(p.conversations):  # the usual case: all of them are new
+        if refused is None and len(inserted) == len(p.conversations):  # the usual case
             facts, latest = p.facts, _merged(p.latest)
         else:
-            facts = [row for row in p.facts if row[0] in inserted]
+            usable = inserted - (refused or set())
+            facts = [row for row in p.facts if row[0] in usable]
             latest = _merged(
-                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in inserted]
+                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in usable]
             )
-            existing = sorted(row[0] for row in rows if row[0] not in inserted)
-            if existing:
-                self._replay_stored(conn, existing, fresh, facts, cells, latest)
+            replayed = sorted(row[0] for row in rows if row[0] not in usable)
+            if replayed:
+                self._replay_stored(conn, replayed, fresh, facts, cells, latest)
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout))
         if facts:
@@ -425,8 +423,7 @@ _APPLIED_COLUMNS = (
 )
 
 
-_HASH = Event._fields.index("content_hash")  # where an events row holds these
-_RAW = len(Event._fields)
+_CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 
@@ -438,6 +435,16 @@ def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str
 
 
 _CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
+
+
+def _named(
+    channels: dict[str, tuple[str | None, int]], fresh: list[Row], refused: set[str] | None
+) -> dict[str, tuple[str | None, int]]:
+    """The batch's channels, less those only events not stored named."""
+    if refused is None:
+        return channels
+    stored = {row[_CHANNEL] for row in fresh}
+    return {name: first for name, first in channels.items() if name in stored}
 
 
 def _merged(latest: Iterable[dict[str, int]]) -> dict[str, int]:

@@ -189,3 +189,34 @@ def test_strict_still_fails_a_resumed_import_of_a_file_that_had_rejections(
     assert "(resumed after line 4)" in resumed.stderr
     assert resumed.stderr.rstrip().endswith("0 rejected; earlier runs rejected 1")
     assert cli(*args, "--restart", export(tmp_path, THREAD)).exit_code == 0
+
+
+# -- a row is taken whole or not at all -------------------------------------------------------
+
+
+def test_a_row_with_an_event_conflicting_with_a_stored_one_is_refused_whole(
+    cli, config_file, mapping_file, tmp_path, database_url
+):
+    ingest_json(cli, config_file, mapping_file, export(tmp_path, THREAD))
+    # Post 102 again, now as the first post of a thread: "102:start" is new, but "102" is
+    # stored with other content. The reply 300 to it stands alone.
+    clash = "102,,Acme Help,True,2026-11-02T12:00:00Z\n"
+    reply = "300,102.0,Acme Help,False,2026-11-02T12:05:00Z\n"
+    data = export(tmp_path, [clash, reply], name="later.csv")
+    summary = ingest_json(cli, config_file, mapping_file, data)
+    assert (summary["taken"], summary["rejected"], summary["accepted"]) == (1, 1, 1)
+    [row] = quarantined(database_url)
+    assert (row.position, row.raw) == (f"{data.resolve()}:2", clash.strip())
+    assert row.reason == "field `id`: already used by an event with different content (conflict)"
+    with open_store(parse_settings({"channels": CHANNELS, "database_url": database_url})) as s:
+        with s.engine.connect() as conn:
+            ids = {r[0] for r in conn.exec_driver_sql("SELECT id FROM events")}
+            stored = conn.exec_driver_sql(
+                "SELECT events FROM conversations WHERE id = 't-102'"
+            ).scalar_one()
+    assert "102:start" not in ids and "300" in ids
+    assert stored == 1  # replayed from what was stored, not as prepared from the batch
+    report = json.loads(cli("report", "--config", config_file, "--format", "json").stdout)
+    [acme] = [g for g in report["groups"] if g["channel"] == "acme-help"]
+    assert acme["conversations_started"] == 1
+    assert report["events"] == {"accepted": 6, "duplicates": 0, "rejected": 1}
