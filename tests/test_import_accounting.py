@@ -208,12 +208,12 @@ def test_a_row_with_an_event_conflicting_with_a_stored_one_is_refused_whole(
     [row] = quarantined(database_url)
     assert (row.position, row.raw) == (f"{data.resolve()}:2", clash.strip())
     assert row.reason == "field `id`: already used by an event with different content (conflict)"
-    with open_store(parse_settings({"channels": CHANNELS, "database_url": database_url})) as s:
-        with s.engine.connect() as conn:
-            ids = {r[0] for r in conn.exec_driver_sql("SELECT id FROM events")}
-            stored = conn.exec_driver_sql(
-                "SELECT events FROM conversations WHERE id = 't-102'"
-            ).scalar_one()
+    settings = parse_settings({"channels": CHANNELS, "database_url": database_url})
+    with open_store(settings) as store, store.engine.connect() as conn:
+        ids = {r[0] for r in conn.exec_driver_sql("SELECT id FROM events")}
+        stored = conn.exec_driver_sql(
+            "SELECT events FROM conversations WHERE id = 't-102'"
+        ).scalar_one()
     assert "102:start" not in ids and "300" in ids
     assert stored == 1  # replayed from what was stored, not as prepared from the batch
     report = json.loads(cli("report", "--config", config_file, "--format", "json").stdout)
