@@ -56,6 +56,17 @@ def test_it_imports_complete_lines_of_new_and_grown_spool_files(store, spool):
     assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
 
 
+def test_a_json_array_in_the_spool_is_logged_and_the_other_files_still_imported(
+    store, spool, caplog
+):
+    (spool / "a.jsonl").write_bytes(orjson.dumps(EVENTS, option=orjson.OPT_INDENT_2))
+    (spool / "b.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
+    with caplog.at_level(logging.ERROR, logger="touchmetrics.jobs"):
+        assert import_spool(store, Validator(store.settings), spool) is True
+    assert "spool a.jsonl: not imported: " in caplog.text and "jq -c '.[]'" in caplog.text
+    assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
+
+
 def test_it_keeps_spool_offsets_across_a_restart(store, spool):
     (spool / "a.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
     assert import_spool(store, Validator(store.settings), spool) is True
