@@ -41,10 +41,7 @@ def import_spool(store: Store, validator: Validator, spool_dir: Path) -> bool:
             continue
         if summary.records:
             found = True
-            log.info(
-                "spool %s: %d records, %d accepted, %d duplicates, %d rejected",
-                path.name, summary.records, summary.accepted, summary.duplicates, summary.rejected,
-            )  # fmt: skip
+            log.info("spool %s", summary.describe(path.name))
     return found
 
 

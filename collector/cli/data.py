@@ -71,7 +71,7 @@ def ingest(
                 total.merge(summary)
                 each.append({"path": str(path), **summary.as_dict()})
                 if not as_json:
-                    click.echo(summary_line(path, summary), err=True)
+                    click.echo(summary.describe(path), err=True)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     if as_json:
@@ -81,20 +81,6 @@ def ingest(
         _print_groups(total, config_path)
     if strict and (total.rejected or total.earlier_rejected):
         sys.exit(1)
-
-
-def summary_line(path: Path, s: Any) -> str:
-    """One file's import: its records add up to taken, skipped and rejected."""
-    resumed = f" (resumed after line {s.resumed_after_line:,})" if s.resumed_after_line else ""
-    skipped = sum(s.skipped.values())
-    parts = [
-        f"{s.taken:,} taken as {s.count(s.events, 'event')} "
-        f"({s.accepted:,} new, {s.count(s.duplicates, 'duplicate')})",
-        *([f"{skipped:,} skipped"] if skipped else []),
-        f"{s.rejected:,} rejected",
-    ]
-    earlier = f"; earlier runs rejected {s.earlier_rejected:,}" if s.earlier_rejected else ""
-    return f"{path}{resumed}: {s.count(s.records)}: {', '.join(parts)}{earlier}"
 
 
 def _print_groups(total: Any, config_path: Path | None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from collector.errors import quote
 from collector.sources.csvrowerror import RowError, Values, column_error, fill
 from collector.sources.csvspec import THREAD, EventTemplate, Mapping
 from collector.sources.csvthreads import ThreadIndex
@@ -114,7 +115,7 @@ def _integer(column: str, value: str | None) -> int:
     try:
         return int(value)
     except ValueError:
-        raise column_error(column, f"{value!r} is not an integer") from None
+        raise column_error(column, f"{quote(value)} is not an integer") from None
 
 
 def _event_id(cid: str, key: str) -> str:

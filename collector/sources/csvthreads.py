@@ -77,7 +77,9 @@ class ThreadIndex:
         return node
 
     def _loop(self, chain: list[str]) -> RowError:
-        shown = " -> ".join(chain[:6]) + (" -> ..." if len(chain) > 6 else "")
+        # Ids are a file's text: a reason shows a bounded part of each.
+        cut = [m if len(m) <= 40 else m[:40] + "…" for m in chain[:6]]
+        shown = " -> ".join(cut) + (" -> ..." if len(chain) > 6 else "")
         return column_error(
             self.spec.parent, f"the replies loop ({shown}): a thread needs a first post"
         )

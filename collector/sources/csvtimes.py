@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
+from collector.errors import quote
 from collector.sources.csvrowerror import Values, column_error
 from collector.sources.csvspec import EventTemplate, TimeSource, Timestamps
 
@@ -32,7 +33,9 @@ class Clock:
                 return datetime.fromisoformat(value)
             return datetime.strptime(value, fmt)
         except (ValueError, OverflowError, OSError):
-            raise column_error(column, f"{value!r} does not match time format {fmt!r}") from None
+            raise column_error(
+                column, f"{quote(value)} does not match time format {fmt!r}"
+            ) from None
 
     def day(self, values: Values) -> date:
         part = self.spec.date
@@ -44,7 +47,7 @@ class Clock:
             return datetime.strptime(value, part.format).date()
         except ValueError:
             raise column_error(
-                part.column, f"{value!r} does not match date format {part.format!r}"
+                part.column, f"{quote(value)} does not match date format {part.format!r}"
             ) from None
 
     def render(self, moment: datetime) -> str:
@@ -104,7 +107,7 @@ class RowTimes:
         if moment.tzinfo is None and self.clock.zone is None:
             raise column_error(
                 column,
-                f"{value!r} has no UTC offset, and the mapping names no zone: set its "
+                f"{quote(value)} has no UTC offset, and the mapping names no zone: set its "
                 "`timestamps.timezone` to the zone of the export's times",
             )
         return moment
@@ -131,4 +134,4 @@ def _number(column: str, value: str | None) -> float:
     try:
         return float(value)
     except ValueError:
-        raise column_error(column, f"{value!r} is not a number of seconds") from None
+        raise column_error(column, f"{quote(value)} is not a number of seconds") from None
