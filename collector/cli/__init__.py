@@ -10,6 +10,7 @@ from collector.cli.check import check
 from collector.cli.data import ingest, report
 from collector.cli.mapping import mapping
 from collector.cli.quarantine import quarantine
+from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -20,6 +21,6 @@ def main() -> None:
 
 
 for command in (
-    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config
+    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules
 ):  # fmt: skip
     main.add_command(command)
