@@ -9,7 +9,7 @@ record that made it and a digest of the event's content; a later record that mak
 same id with other content is rejected whole, naming its line and the first one's.
 
 Memory: one dict entry of two ints per event id, an 8-byte digest of the id (never the id
-itself) -> (line << 64 | 8-byte digest of the content): about 115 MB per million events
+itself) -> (line << 64 | 8-byte digest of the content): about 110 MiB per million events
 (``bench/mapping.py`` measures it). Two different ids share an 8-byte digest with odds of
 about n^2 / 2^65 (3e-8 for a million ids); if they ever do, the later record is rejected
 naming the other, never lost.

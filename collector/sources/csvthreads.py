@@ -8,9 +8,10 @@ answers (exports sorted newest first), and a reply to a reply to a customer's po
 in that post's conversation.
 
 Memory is bounded by the replies of one file: one entry per reply (its id and, once
-followed, its thread's first post, which all the thread's entries share), about 100-180
-bytes each (``bench/mapping.py`` measures it). ``threads.max_replies`` caps the entries;
-a file with more is refused before anything is imported, never threaded partly.
+followed, its thread's first post, which all the thread's entries share): about 140
+bytes each for ids of 19 digits (``bench/mapping.py`` measures it). ``threads.max_replies``
+caps the entries; a file with more is refused before anything is imported, never threaded
+partly.
 
 A parent that is not in the file (the export begins mid-thread, or the post was deleted)
 names the conversation itself: every reply to it lands in one conversation, called after
@@ -47,7 +48,7 @@ class ThreadIndex:
         if len(parents) > self.spec.max_replies:
             raise InputError(
                 f"{where}: more than {self.spec.max_replies:,} replies; `threads.max_replies` "
-                "bounds the memory kept to follow threads (about 180 bytes a reply): raise "
+                "bounds the memory kept to follow threads (about 140 bytes a reply): raise "
                 "it, or split the file by thread"
             )
 

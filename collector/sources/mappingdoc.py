@@ -93,7 +93,7 @@ KEYS = [
            "threads: {message: tweet_id, parent: in_response_to_tweet_id}"),
     KeyDoc("threads.parent", "The column of the id of the message a row answers; null on a "
            "thread's first post.", "threads: {message: comment_id, parent: reply_to}"),
-    KeyDoc("threads.max_replies", "Bounds the memory of following threads (about 180 bytes a "
+    KeyDoc("threads.max_replies", "Bounds the memory of following threads (about 140 bytes a "
            "reply): a file with more replies is refused before anything is imported.",
            "threads: {message: post_id, parent: in_reply_to, max_replies: 5000000}"),
     KeyDoc("conversation_id", "The template of the conversation id: `{column}` placeholders "
