@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from collector.errors import InputError
 from collector.sources.csvmap import MappedCsvReader
@@ -217,3 +218,18 @@ def test_it_skips_rows_that_are_not_events_with_the_rules_reason(tmp_path):
         3, "a header row, repeated", [], None,
     )  # fmt: skip
     assert first.error is None and reply.error is None
+
+
+def test_mapping_check_shows_what_rows_become_without_importing(cli, tmp_path):
+    mapping = tmp_path / "messages.yaml"
+    mapping.write_text(yaml.safe_dump(MESSAGES))
+    data = tmp_path / "messages.csv"
+    data.write_text(HEADER + THREAD[0] + HEADER + "101,100.0,Acme Help,False,soon\n")
+    result = cli("mapping", "check", mapping, data)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "line 2: 2 events"
+    assert result.stdout.splitlines()[3:] == [
+        "line 3: skipped: a header row, repeated",
+        "line 4: rejected: column `created_at`: 'soon' does not match time format 'iso' "
+        "(event `reply`)",
+    ]
