@@ -44,3 +44,11 @@ class StoreError(TouchmetricsError):
 
 class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
+
+
+class MailError(TouchmetricsError):
+    """The SMTP server cannot be reached, refused the login or refused a message.
+
+    Queued alert mail stays in the outbox with this message as its last error and is
+    retried with backoff. The message never contains the SMTP password.
+    """

@@ -8,7 +8,7 @@ It reads the same facts as the report (collector/metrics.py), so both always agr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -151,6 +151,43 @@ class Tally:
         return [Result(o, k, self.shares[k], judge(o, self.shares[k])) for k in sorted(self.shares)]
 
 
+class Evaluation:
+    """Every objective's tallies, fed one fact at a time.
+
+    A caller that reads facts for something else (the summary's report) judges the
+    objectives in the same pass through ``tap``.
+    """
+
+    def __init__(
+        self,
+        objectives: Sequence[Objective],
+        kinds: Mapping[str, str],
+        declared: Iterable[str] = (),
+        now: int | None = None,
+    ) -> None:
+        declared = list(declared)
+        self.tallies: list[Tally] = []
+        self._by_fact_kind: dict[str, list[Tally]] = {}
+        for o in objectives:
+            start = None if now is None else now - window_us(o)
+            tally = Tally(o, kinds, declared, start, now)
+            self.tallies.append(tally)
+            self._by_fact_kind.setdefault(tally.fact_kind, []).append(tally)
+
+    def add(self, row: FactRow) -> None:
+        for tally in self._by_fact_kind.get(row[0], ()):
+            tally.add(row)
+
+    def tap(self, facts: Iterable[FactRow]) -> Iterator[FactRow]:
+        """Pass ``facts`` through unchanged, counting each on the way."""
+        for row in facts:
+            self.add(row)
+            yield row
+
+    def results(self) -> list[Result]:
+        return [result for tally in self.tallies for result in tally.results()]
+
+
 def evaluate(
     objectives: Sequence[Objective],
     facts: Iterable[FactRow],
@@ -164,18 +201,10 @@ def evaluate(
     ``[now - window, now)``; pass at least the facts of the longest window. With ``now``
     None each is judged over all of ``facts``: a whole log, as the check does.
     """
-    declared = list(declared)
-    by_fact_kind: dict[str, list[Tally]] = {}
-    tallies = []
-    for o in objectives:
-        start = None if now is None else now - window_us(o)
-        tally = Tally(o, kinds, declared, start, now)
-        tallies.append(tally)
-        by_fact_kind.setdefault(tally.fact_kind, []).append(tally)
+    evaluation = Evaluation(objectives, kinds, declared, now)
     for row in facts:
-        for tally in by_fact_kind.get(row[0], ()):
-            tally.add(row)
-    return [result for tally in tallies for result in tally.results()]
+        evaluation.add(row)
+    return evaluation.results()
 
 
 def window_us(objective: Objective) -> int:

@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -198,8 +199,10 @@ class Settings(BaseModel):
         "start, usually port 465) or `none` (plain, for a relay on loopback).",
     )
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
-    smtp_password: str | None = Field(
-        None, description="SMTP login password. Secret: use TOUCHMETRICS_SMTP_PASSWORD_FILE."
+    smtp_password: SecretStr | None = Field(
+        None,
+        description="SMTP login password (shown nowhere). Secret: use "
+        "TOUCHMETRICS_SMTP_PASSWORD_FILE.",
     )
     smtp_from: str = Field("touchmetrics@localhost", description="The From address of alert mail.")
     smtp_timeout_seconds: float = Field(
@@ -220,6 +223,19 @@ class Settings(BaseModel):
                         f"objective `{name}`: field `channels`: {channel!r} is not a declared "
                         f"channel (declared: {', '.join(sorted(self.channels)) or 'none'})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _objective_recipients(self) -> Settings:
+        # With mail on, an objective nobody would hear about is a mistake to catch at start.
+        if self.alert_mail != "builtin" or self.smtp_host is None or self.alert_email_to:
+            return self
+        for name, objective in self.objectives.items():
+            if not objective.notify:
+                raise ValueError(
+                    f"objective `{name}`: field `notify`: no recipients; set `notify` or "
+                    "`alert_email_to` (alert mail is on: smtp_host is set)"
+                )
         return self
 
     @field_validator("tokens", mode="before")
