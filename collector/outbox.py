@@ -33,6 +33,23 @@ def mail_enabled(settings: Settings) -> bool:
     return settings.alert_mail == "builtin" and settings.smtp_host is not None
 
 
+def mail_status(settings: Settings) -> str:
+    """One line on where alert mail goes, or why it is off."""
+    if settings.alert_mail == "off":
+        return "alert mail is off (alert_mail: off); alert states are recorded and shown"
+    if settings.alert_mail == "alertmanager":
+        return (
+            "alert mail is left to Alertmanager (alert_mail: alertmanager); the built-in "
+            "alert states are recorded and shown, and no mail is queued"
+        )
+    if settings.smtp_host is None:
+        return (
+            "alert mail is off: no smtp_host is set; alert states are recorded and shown, "
+            "and no mail is queued"
+        )
+    return f"alert mail goes out through {settings.smtp_host}:{settings.smtp_port}"
+
+
 def backoff(attempts: int) -> int:
     """Microseconds to wait after the ``attempts``-th failed attempt."""
     return int(min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX))
@@ -59,6 +76,11 @@ def queue(
 def group_text(group: dict[str, str]) -> str:
     """The stored form of a group: ``channel=bot-chat,kind=ai``, ``kind=ai`` or ``''``."""
     return ",".join(f"{key}={value}" for key, value in sorted(group.items()))
+
+
+def group_labels(text: str) -> dict[str, str]:
+    """The labels of a stored group (the inverse of group_text)."""
+    return dict(part.split("=", 1) for part in text.split(",") if part)
 
 
 def send_outbox(store: Store, now: int, transport: Transport = SmtpTransport) -> bool:
@@ -137,7 +159,7 @@ def _sent(store: Store, row: Row[Any], now: int) -> None:
             .where(t.outbox.c.id == row.id)
             .values(sent_at=now, attempts=row.attempts + 1, last_error=None)
         )
-    log.info("mail %d sent to %s: %s", row.id, row.recipients, _subject(row))
+    log.info("mail %d sent to %s: %s", row.id, row.recipients, subject_of(row))
 
 
 def _failed(store: Store, row: Row[Any], error: str, now: int) -> None:
@@ -155,7 +177,8 @@ def _failed(store: Store, row: Row[Any], error: str, now: int) -> None:
     )  # fmt: skip
 
 
-def _subject(row: Row[Any]) -> str:
+def subject_of(row: Row[Any]) -> str:
+    """The subject of a queued or sent mail, from its stored figures."""
     try:
         return subject(Notice.from_json(row.payload))
     except (ValueError, TypeError):

@@ -24,9 +24,8 @@ from sqlalchemy.engine import Connection, make_url
 from collector.alerts import evaluate_alerts
 from collector.demo import LiveFeed
 from collector.jobs import feed_demo, import_spool, maintain_rollups
-from collector.outbox import mail_enabled, send_outbox
+from collector.outbox import mail_enabled, mail_status, send_outbox
 from collector.schema import Validator
-from collector.settings import Settings
 from collector.store import Store
 
 log = logging.getLogger("touchmetrics.scheduler")
@@ -151,20 +150,3 @@ def alerts_job(store: Store) -> Callable[[], bool]:
         return evaluate_alerts(store, now_us())
 
     return run
-
-
-def mail_status(settings: Settings) -> str:
-    """One line on where alert mail goes, or why it is off."""
-    if settings.alert_mail == "off":
-        return "alert mail is off (alert_mail: off); alert states are recorded and shown"
-    if settings.alert_mail == "alertmanager":
-        return (
-            "alert mail is left to Alertmanager (alert_mail: alertmanager); the built-in "
-            "alert states are recorded and shown, and no mail is queued"
-        )
-    if settings.smtp_host is None:
-        return (
-            "alert mail is off: no smtp_host is set; alert states are recorded and shown, "
-            "and no mail is queued"
-        )
-    return f"alert mail goes out through {settings.smtp_host}:{settings.smtp_port}"

@@ -213,7 +213,9 @@ def mail_server(mail_servers: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture
-def mail_settings(make_settings: Callable[..., Settings], mail_server: Any) -> Callable[..., Settings]:
+def mail_settings(
+    make_settings: Callable[..., Settings], mail_server: Any
+) -> Callable[..., Settings]:
     """Settings that send alert mail to ``mail_server``, overridable per test."""
 
     def build(**overrides: Any) -> Settings:

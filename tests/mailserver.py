@@ -44,11 +44,14 @@ class _Handler:
     received: list[Received] = field(default_factory=list)
     arrived: threading.Condition = field(default_factory=threading.Condition)
     hold_rcpt: threading.Event | None = None
+    unknown: set[str] = field(default_factory=set)  # mailboxes it refuses
     rcpt_seen: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
                           options: list[str]) -> str:  # fmt: skip
         self.rcpt_seen.set()
+        if address in self.unknown:
+            return "550 5.1.1 no such mailbox"
         if self.hold_rcpt is not None:
             import asyncio
 
@@ -80,8 +83,10 @@ class MailServer:
     def __init__(
         self, security: str = "none", tls: ssl.SSLContext | None = None,
         login: tuple[str, str] | None = None, mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN"),
+        echo_password: bool = False,
     ) -> None:  # fmt: skip
         self.security, self.tls, self.login, self.mechanisms = security, tls, login, mechanisms
+        self.echo_password = echo_password  # a careless server: its refusal quotes the password
         self.port = free_port()
         self.handler = _Handler()
         self.logins: list[tuple[str, bytes]] = []  # (mechanism, user) of each accepted login
@@ -99,9 +104,11 @@ class MailServer:
             options.update(ssl_context=self.tls)
         if self.login is not None:
             excluded = [m for m in ("LOGIN", "PLAIN") if m not in self.mechanisms]
-            options.update(authenticator=self._authenticate, auth_required=True,
-                           auth_exclude_mechanism=excluded,
-                           auth_require_tls=self.security != "none")  # fmt: skip
+            # Under TLS from the start aiosmtpd cannot tell it is encrypted: it offers AUTH
+            # only when told TLS is not required (and then only without requiring AUTH).
+            tls_known = self.security != "ssl"
+            options.update(authenticator=self._authenticate, auth_required=tls_known,
+                           auth_exclude_mechanism=excluded, auth_require_tls=tls_known)  # fmt: skip
         self.controller = Controller(self.handler, **options)
         self.controller.start()
         return self
@@ -120,6 +127,11 @@ class MailServer:
         if auth_data.login == user.encode() and auth_data.password == password.encode():
             self.logins.append((mechanism, auth_data.login))
             return AuthResult(success=True)
+        if self.echo_password:
+            given = auth_data.password.decode(errors="replace")
+            return AuthResult(
+                success=False, handled=False, message=f"535 5.7.8 bad password {given}"
+            )
         return AuthResult(success=False, handled=False)
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:

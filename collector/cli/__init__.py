@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from collector import __version__
+from collector.cli.alerts import alerts
 from collector.cli.data import ingest, quarantine, report
 from collector.cli.service import config, db, demo, scheduler, serve
 
@@ -16,5 +17,5 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, quarantine, db, demo, config):
+for command in (serve, scheduler, ingest, report, quarantine, db, demo, config, alerts):
     main.add_command(command)
