@@ -177,8 +177,9 @@ class Settings(BaseModel):
     alert_mail: Literal["builtin", "alertmanager", "off"] = Field(
         "builtin",
         description="Who mails about objectives: `builtin` (the scheduler, over SMTP), "
-        "`alertmanager` (Prometheus rules and Alertmanager; the scheduler still records "
-        "states but sends nothing) or `off`.",
+        "`alertmanager` (Prometheus rules and Alertmanager) or `off`. With `alertmanager` "
+        "or `off` the scheduler still records and shows each state but queues no mail, so "
+        "switching to `builtin` later sends no backlog.",
     )
     alert_email_to: tuple[str, ...] = Field(
         (), description="Default recipients of alert mail (an objective's `notify` overrides)."
@@ -196,7 +197,8 @@ class Settings(BaseModel):
     smtp_security: Literal["starttls", "ssl", "none"] = Field(
         "starttls",
         description="`starttls` (upgrade after connecting), `ssl` (TLS from the "
-        "start, usually port 465) or `none` (plain, for a relay on loopback).",
+        "start, usually port 465) or `none` (plain, for a relay on loopback). The "
+        "server's certificate is verified; trust a private CA with SSL_CERT_FILE.",
     )
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
     smtp_password: SecretStr | None = Field(

@@ -230,6 +230,20 @@ def mail_settings(
     return build
 
 
+@pytest.fixture
+def config_of(tmp_path: Path) -> Callable[[Settings], Path]:
+    """Write settings to a YAML file a command or a child process can load (no secrets)."""
+
+    def write(settings: Settings) -> Path:
+        path = tmp_path / f"config-{uuid.uuid4().hex[:8]}.yaml"
+        data = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.pop("smtp_password", None)  # dumped masked; give it through *_FILE instead
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
 CONTAINMENT = {
     "title": "The web assistant resolves most conversations itself",
     "indicator": "resolution_rate",

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from collector.alerts import evaluate_alerts
 from collector.batch import batch_of_events
@@ -229,21 +228,14 @@ os.kill(os.getpid(), signal.SIGKILL)  # dies before anything else can happen
 """
 
 
-def config_file_of(store: Store, folder: Path) -> Path:
-    path = folder / "child.yaml"
-    data = store.settings.model_dump(mode="json", by_alias=True, exclude_none=True)
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def child(config: Path, job: str, now: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-c", CHILD, str(config), job, str(now)], cwd=REPO)
 
 
-def test_a_crash_between_flip_and_send_loses_nothing(mailing, mail_server, tmp_path):
+def test_a_crash_between_flip_and_send_loses_nothing(mailing, mail_server, config_of):
     store = mailing()
     add(store, outcomes(0, resolved=4, abandoned=6))
-    scheduler = child(config_file_of(store, tmp_path), "evaluate", minute_us(1))
+    scheduler = child(config_of(store.settings), "evaluate", minute_us(1))
     assert scheduler.wait(timeout=60) == -signal.SIGKILL
     (row,) = outbox_rows(store)
     assert (row.kind, row.sent_at, row.attempts) == ("firing", None, 0)
@@ -254,14 +246,14 @@ def test_a_crash_between_flip_and_send_loses_nothing(mailing, mail_server, tmp_p
 
 
 def test_a_sender_that_dies_mid_conversation_leaves_the_mail_to_the_next_after_its_lease(
-    mailing, mail_server, tmp_path
+    mailing, mail_server, config_of
 ):
     import threading
 
     store = mailing()
     fire(store)
     mail_server.handler.hold_rcpt = hold = threading.Event()
-    sender = child(config_file_of(store, tmp_path), "send", minute_us(1))
+    sender = child(config_of(store.settings), "send", minute_us(1))
     try:
         assert mail_server.handler.rcpt_seen.wait(timeout=60)  # mid-conversation
     finally:
@@ -281,7 +273,7 @@ def test_a_sender_that_dies_mid_conversation_leaves_the_mail_to_the_next_after_i
 
 
 def test_the_smtp_password_appears_in_no_log_line_error_or_page(
-    mail_servers, mailing, trusted_ca: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    mail_servers, mailing, trusted_ca, config_of, tmp_path, caplog: pytest.LogCaptureFixture
 ):
     """A careless server quotes the password it refused; the password is still nowhere."""
     import logging
@@ -308,9 +300,7 @@ def test_the_smtp_password_appears_in_no_log_line_error_or_page(
     seen = [row.last_error, "".join(traceback.format_exception(refused.value))]
     seen += [repr(store.settings), str(store.settings), store.settings.model_dump_json()]
 
-    config = tmp_path / "touchmetrics.yaml"
-    data = store.settings.model_dump(mode="json", by_alias=True, exclude_none=True)
-    config.write_text(yaml.safe_dump({k: v for k, v in data.items() if k != "smtp_password"}))
+    config = config_of(store.settings)
     (tmp_path / "password").write_text(secret + "\n")
     env = {"TOUCHMETRICS_SMTP_PASSWORD_FILE": str(tmp_path / "password")}
     runner = CliRunner()
