@@ -55,7 +55,7 @@ def test_the_overview_shows_each_objective_state_and_value_next_to_its_bound(ale
     live = served(store)
     page = live.http.get("/").text
     assert "Objectives" in page and TITLE in page and "not judged yet" in page
-    assert "alert mail is off: no smtp_host is set" in page
+    assert "Alert mail is off: no smtp_host is set" in page
     add(store, outcomes(0, resolved=4, abandoned=6))
     evaluate_alerts(store, minute_us(1))
     page = live.http.get("/").text

@@ -16,9 +16,12 @@ import pytest
 from collector.alerts import evaluate_alerts
 from collector.batch import batch_of_events
 from collector.metrics import wilson
+from collector.objectives import Objective
 from collector.outbox import backoff, lease, outbox_rows, send_outbox
 from collector.schema import Validator
 from collector.store import Store
+from exporters.email import Notice, subject
+from exporters.email.notice import Kind
 from tests.conftest import CONTAINMENT, REPO
 from tests.events import minute_us, outcomes
 
@@ -136,6 +139,33 @@ def test_smtp_down_keeps_the_mail_queued_with_its_error_and_delivers_it_once_whe
     assert (row.attempts, row.last_error, row.sent_at) == (3, None, start + 90 * SECOND)
     (mail,) = mail_server.wait_for(1)
     assert mail.message["Subject"] == FIRING_SUBJECT
+
+
+@pytest.mark.parametrize(
+    ("kind", "spec", "group", "counts", "expected"),
+    [
+        ("firing", {"indicator": "first_response", "within_seconds": 120, "min": 0.9,
+                    "by": "kind", "severity": "critical", "title": "People answer fast"},
+         {"kind": "human"}, (17, 20),
+         "[FIRING] [critical] People answer fast: human first_response within 2m "
+         "85.0% (min 90.0%)"),
+        ("firing", {"indicator": "escalation_rate", "max": 0.35, "by": "all"}, {}, (8, 20),
+         "[FIRING] bot-escalations: all channels escalation_rate 40.0% (max 35.0%)"),
+        ("resolved", {"indicator": "resolution", "within_seconds": 5400, "min": 0.5},
+         {"channel": "email", "kind": "human"}, (1, 2),
+         "[RESOLVED] bot-escalations: email resolution within 90m 50.0% (min 50.0%)"),
+        ("firing", {"indicator": "response", "within_seconds": 1.5, "min": 0.5},
+         {"channel": "bot-chat", "kind": "ai"}, (0, 20),
+         "[FIRING] bot-escalations: bot-chat response within 1.5s 0.0% (min 50.0%)"),
+    ],
+)  # fmt: skip
+def test_the_subject_names_the_group_the_indicator_and_the_bound(
+    kind: Kind, spec: dict[str, Any], group: dict[str, str], counts: tuple[int, int],
+    expected: str,
+):  # fmt: skip
+    objective = Objective(name="bot-escalations", **spec)
+    notice = Notice.of(kind, objective, group, counts, (minute_us(1), minute_us(0), None))
+    assert subject(notice) == expected
 
 
 def test_the_backoff_doubles_up_to_an_hour():
