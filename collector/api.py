@@ -117,6 +117,6 @@ def summary() -> Response | tuple[Response, int]:
             args.get("channel"),
             args.get("kind"),
         )
+        return jsonify(summary_from_store(context().store, query, time.time_ns() // 1000))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(summary_from_store(context().store, query, time.time_ns() // 1000))

@@ -52,3 +52,8 @@ class MailError(TouchmetricsError):
     Queued alert mail stays in the outbox with this message as its last error and is
     retried with backoff. The message never contains the SMTP password.
     """
+
+
+class CheckError(TouchmetricsError):
+    """`touchmetrics check` cannot run as asked: no objectives configured, an unknown
+    objective name, or no candidate; the message names what is missing."""

@@ -6,6 +6,7 @@ generated from it (``touchmetrics config reference``) and a test fails when they
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -289,8 +290,12 @@ class Settings(BaseModel):
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Parse the YAML file (``path`` or $TOUCHMETRICS_CONFIG) with the environment over it."""
     env = os.environ if env is None else env
-    path = path or env.get(ENV_PREFIX + "CONFIG")
-    data: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    data: dict[str, Any] = {}
+    if path:
+        data = _read_yaml(Path(path))
+    elif env.get(ENV_PREFIX + "CONFIG"):
+        path = env[ENV_PREFIX + "CONFIG"]
+        data = _read_yaml(Path(path), via=ENV_PREFIX + "CONFIG")
     data.update(_from_env(env))
     return parse_settings(data, source=str(path) if path else "environment")
 
@@ -300,24 +305,56 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{source}: bad configuration: {problems}") from exc
 
 
-def read_yaml(path: Path, what: str, error: type[TouchmetricsError] = ConfigError) -> Any:
-    """A YAML file's content; an unreadable or malformed file raises ``error``."""
+def _problem(err: Any) -> str:
+    """One validation error: the dotted key, the rule, and a did-you-mean for a typo."""
+    loc = [str(p) for p in err["loc"]]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        message = f"unknown key{f'; did you mean `{close[0]}`?' if close else ''}"
+    return f"`{'.'.join(loc)}`: {message}" if loc else message
+
+
+def _known_keys(parent: list[str]) -> list[str]:
+    """The keys allowed where an unknown one was found (top level, a channel, an objective)."""
+    models: dict[str, type[BaseModel]] = {"channels": ChannelSpec, "objectives": Objective}
+    if len(parent) == 2 and parent[0] in models:
+        fields = models[parent[0]].model_fields
+    elif parent == ["chatwoot"]:
+        fields = ChatwootSettings.model_fields
+    elif not parent:
+        fields = Settings.model_fields
+    else:
+        return []
+    return [field.alias or key for key, field in fields.items()]
+
+
+def read_yaml(
+    path: Path, what: str, error: type[TouchmetricsError] = ConfigError, via: str | None = None
+) -> Any:
+    """A YAML file's content; an unreadable or malformed file raises ``error``.
+
+    ``via`` names the variable that pointed at the file, so its error says where to look.
+    """
+    named = f"{via}: " if via else ""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as stream:  # a stream, so YAML errors name the file
+            return yaml.safe_load(stream)
     except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+        raise error(f"{named}cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{named}{path}: not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{named}{path}: not valid YAML: {exc}") from exc
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    loaded = read_yaml(path, "configuration")
+def _read_yaml(path: Path, via: str | None = None) -> dict[str, Any]:
+    loaded = read_yaml(path, "configuration", via=via)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):

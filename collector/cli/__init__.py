@@ -7,7 +7,9 @@ import click
 
 from collector import __version__
 from collector.cli.alerts import alerts
-from collector.cli.data import ingest, quarantine, report
+from collector.cli.check import check
+from collector.cli.data import ingest, report
+from collector.cli.quarantine import quarantine
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -17,5 +19,5 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, quarantine, db, demo, config, alerts):
+for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config, alerts):
     main.add_command(command)

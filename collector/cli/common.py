@@ -12,11 +12,12 @@ from collector.settings import Settings, load_settings
 from collector.sources.jsonl import JsonLinesReader
 from collector.sources.record import Reader
 
+# No envvar here: load_settings reads $TOUCHMETRICS_CONFIG itself, so a bad value is reported
+# under the variable's name rather than as a bad `--config`.
 config_option = click.option(
     "--config",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="TOUCHMETRICS_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="YAML configuration (or $TOUCHMETRICS_CONFIG).",
 )
 mapping_option = click.option(
@@ -33,6 +34,11 @@ class Abort(click.ClickException):
 
     def format_message(self) -> str:
         return self.message
+
+
+def command(words: str, config_path: Path | None) -> str:
+    """A touchmetrics command line to suggest, with the --config the user gave to this one."""
+    return f"touchmetrics {words}" + (f" --config {config_path}" if config_path else "")
 
 
 def load(config_path: Path | None) -> Settings:
