@@ -9,27 +9,40 @@ import socket
 import sys
 from types import FrameType
 
-from waitress.server import TcpWSGIServer, create_server
+from waitress.server import TcpWSGIServer
 
 from collector.app import create_app
+from collector.connect import safe_url
 from collector.database import open_store
 from collector.demo import LiveFeed
 from collector.errors import ConfigError
+from collector.httpd import make_server
 from collector.jobs import maintain_rollups
 from collector.scheduler import build_scheduler
 from collector.settings import Settings
 
 log = logging.getLogger("touchmetrics.server")
+# A guessable token on a public address is no token: 16 random characters are out of reach
+# of guessing over HTTP; shorter ones are refused there (loopback takes any).
+MIN_PUBLIC_TOKEN = 16
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse to open writes to the network: a non-loopback bind needs a token."""
-    if settings.tokens or is_loopback(settings.http_host):
+    """Refuse to open writes to the network: a non-loopback bind needs long tokens."""
+    if is_loopback(settings.http_host):
         return
-    raise ConfigError(
-        f"refusing to listen on {settings.http_host} without a token: set `tokens` "
-        "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
-    )
+    if not settings.tokens:
+        raise ConfigError(
+            f"refusing to listen on {settings.http_host} without a token: set `tokens` "
+            "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
+        )
+    short = sum(len(token) < MIN_PUBLIC_TOKEN for token in settings.tokens)
+    if short:
+        raise ConfigError(
+            f"`tokens`: {short} of {len(settings.tokens)} shorter than {MIN_PUBLIC_TOKEN} "
+            f"characters, refused on the non-loopback address {settings.http_host}; "
+            "use long random tokens (`openssl rand -hex 32`)"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -55,8 +68,8 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     store = open_store(settings)
     try:
         maintain_rollups(store)
-        server = create_server(create_app(settings, store), host=settings.http_host,
-                               port=settings.http_port, threads=settings.http_threads)  # fmt: skip
+        server = make_server(create_app(settings, store), settings, host=settings.http_host,
+                             port=settings.http_port, threads=settings.http_threads)  # fmt: skip
     except OSError as exc:
         store.close()
         where = f"{settings.http_host}:{settings.http_port}"
@@ -94,7 +107,7 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     host = settings.http_host
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     lines = [
-        f"touchmetrics serving on {base}  (database: {_safe_url(settings.database_url)})",
+        f"touchmetrics serving on {base}  (database: {safe_url(settings.database_url)})",
         f"  overview  {base}/",
         f"  metrics   {base}/metrics",
         f"  summary   {base}/api/v1/summary",
@@ -103,9 +116,3 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     if demo:
         lines.append("  demo      a live synthetic stream is feeding AI and human channels")
     print("\n".join(lines), flush=True)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -9,12 +9,17 @@ meet. Without a server the PostgreSQL variants skip, unless TOUCHMETRICS_REQUIRE
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
@@ -31,6 +36,7 @@ from collector.settings import Settings, parse_settings
 from collector.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
+TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]
 SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_URL = os.environ.get(
     "TOUCHMETRICS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -278,25 +284,29 @@ def alert_store(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
         store.close()
 
 
-__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "Incoming", "require"]
+__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "TOUCHMETRICS", "Incoming", "require"]
 
 
 class LiveServer:
     """The app served by waitress on a free loopback port, with an HTTP client for it."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, *, app_alone: bool = False
+    ) -> None:
         import threading
 
-        import httpx
         from waitress.server import create_server
 
         from collector.app import create_app
+        from collector.httpd import make_server
 
         self.settings = settings
         self.store = store or Store(make_engine(settings.database_url), settings)
-        self.server = create_server(
-            create_app(settings, self.store), host="127.0.0.1", port=0, threads=4
-        )
+        app = create_app(settings, self.store)
+        if app_alone:  # as another WSGI server (gunicorn) would host it: the app's checks only
+            self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        else:  # as `serve` runs it, refusing before a body is read
+            self.server = make_server(app, settings, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -335,6 +345,82 @@ def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
 @pytest.fixture
 def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
+
+
+@pytest.fixture(params=["serve", "app alone"])
+def front_door(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers as `serve` runs the app (refusing before a body is read) and as
+    the app alone under plain waitress (as gunicorn would host it): both must refuse."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(make_settings(**overrides), app_alone=request.param == "app alone")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+class Service:
+    """A `touchmetrics serve` child process and the base URL it announced."""
+
+    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [*TOUCHMETRICS, "serve", "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=None if env is None else {**os.environ, **env},
+        )  # fmt: skip
+        self.url = self._announced_url()
+        self.port = int(self.url.rsplit(":", 1)[1])
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def _announced_url(self) -> str:
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        self.banner = first
+        found = re.search(r"serving on (http://\S+)", first)
+        if found is None:
+            self.process.kill()
+            raise AssertionError(f"serve did not start: {first!r} {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+        return found.group(1)
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit code and what it wrote to stderr."""
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, err
+
+
+@pytest.fixture
+def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]]:
+    """Start `touchmetrics serve` processes on the test database; all stopped at the end.
+
+    Arguments go to the command line; ``env`` to the process' environment; other keyword
+    arguments are settings written to its configuration file."""
+    running: list[Service] = []
+
+    def start_service(*args: str, env: dict[str, str] | None = None, **settings: Any) -> Service:
+        config = tmp_path / f"serve-{len(running)}.yaml"
+        data = {"channels": CHANNELS, "database_url": database_url, **settings}
+        config.write_text(yaml.safe_dump(data))
+        service = Service(["--config", str(config), *args], env)
+        running.append(service)
+        return service
+
+    yield start_service
+    for service in running:
+        if service.process.poll() is None:
+            service.stop()
 
 
 # -- the CI check ----------------------------------------------------------------------------
