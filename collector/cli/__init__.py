@@ -10,6 +10,7 @@ from collector.cli.alerts import alerts
 from collector.cli.check import check
 from collector.cli.data import ingest, report
 from collector.cli.quarantine import quarantine
+from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -19,5 +20,17 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config, alerts):
+for command in (
+    serve,
+    scheduler,
+    ingest,
+    report,
+    check,
+    quarantine,
+    db,
+    demo,
+    config,
+    rules,
+    alerts,
+):
     main.add_command(command)
