@@ -105,6 +105,7 @@ def test_the_resolve_mail_threads_under_the_firing_mail(mailing, mail_server):
     )  # fmt: skip
     assert resolved.message["In-Reply-To"] == firing.message["Message-ID"]
     assert resolved.message["References"] == firing.message["Message-ID"]
+    assert f"In-Reply-To: {firing.message['Message-ID']}\r\n".encode() in resolved.raw  # unfolded
     assert resolved.message["Message-ID"] != firing.message["Message-ID"]
     plain = resolved.part("plain")
     assert "resolution_rate is back to 80.0%, at or above its minimum of 60.0%." in plain

@@ -6,9 +6,10 @@ names its firing mail in In-Reply-To and References, so mail clients thread the 
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -25,9 +26,13 @@ Row = tuple[str, str]
 
 
 def message_id(settings: Settings) -> str:
-    """A new, globally unique Message-ID in the domain of the From address."""
+    """A new, globally unique Message-ID in the domain of the From address.
+
+    Short on purpose: email.utils.make_msgid's ids (60+ characters) made In-Reply-To
+    longer than a header line, folded it, and a parser then read it with a leading space.
+    """
     domain = settings.smtp_from.rpartition("@")[2].strip(" >") or "touchmetrics.invalid"
-    return make_msgid("touchmetrics", domain=domain)
+    return f"<tm-{uuid.uuid4().hex}@{domain}>"
 
 
 def subject(notice: Notice) -> str:
