@@ -224,7 +224,7 @@ def _evaluate(
         return _from_files(settings, objectives, side)
     store = the_store()
     window = side.window
-    facts = store.facts(window.start, window.end)
+    facts = store.facts(window.start, window.end, topics=False)  # objectives need no topic
     results = evaluate(objectives, facts, store.channel_kinds(), settings.channels)
     span = window.as_dict()
     where = f"the database, {span['from'] or 'the beginning'} to {span['to'] or 'now'}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -41,9 +42,10 @@ def command(words: str, config_path: Path | None) -> str:
     return f"touchmetrics {words}" + (f" --config {config_path}" if config_path else "")
 
 
-def load(config_path: Path | None) -> Settings:
+def load(config_path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
+    """The settings, with command-line ``overrides`` validated together with the rest."""
     try:
-        return load_settings(config_path)
+        return load_settings(config_path, overrides=overrides)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
 
