@@ -9,6 +9,7 @@ from collector import __version__
 from collector.cli.alerts import alerts
 from collector.cli.check import check
 from collector.cli.data import ingest, report
+from collector.cli.mapping import mapping
 from collector.cli.quarantine import quarantine
 from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
@@ -21,16 +22,7 @@ def main() -> None:
 
 
 for command in (
-    serve,
-    scheduler,
-    ingest,
-    report,
-    check,
-    quarantine,
-    db,
-    demo,
-    config,
-    rules,
+    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules,
     alerts,
-):
+):  # fmt: skip
     main.add_command(command)
