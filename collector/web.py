@@ -11,6 +11,8 @@ from collector.app import context
 from collector.database import current_revision, head_revision
 from collector.errors import StoreError
 from collector.instants import parse_instant
+from collector.objectives_view import objective_rows
+from collector.outbox import mail_status
 from collector.overview import WINDOWS
 from collector.page import page_context
 from collector.store import EVENTS_CELL
@@ -63,7 +65,10 @@ def overview() -> Any:
     totals = ctx.store.totals()
     events = {r: int(totals.get((EVENTS_CELL, "events", r), 0)) for r in EVENT_RESULTS}
     page = page_context(ctx.store, window, end_us)
-    return render_template("overview.html", **page, events=events, end_param=end_text or "")
+    return render_template(
+        "overview.html", **page, events=events, end_param=end_text or "",
+        objectives=objective_rows(ctx.store), mail_status=mail_status(ctx.settings),
+    )  # fmt: skip
 
 
 def _bad_page(message: str) -> tuple[str, int]:

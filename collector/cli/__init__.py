@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from collector import __version__
+from collector.cli.alerts import alerts
 from collector.cli.check import check
 from collector.cli.dashboards import dashboards
 from collector.cli.data import ingest, report
@@ -23,6 +24,7 @@ def main() -> None:
 
 for command in (
     serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules,
+    alerts,
     dashboards,
 ):  # fmt: skip
     main.add_command(command)
