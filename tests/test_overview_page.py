@@ -16,24 +16,33 @@ from typing import Any
 
 import pytest
 
+from collector.alerts import evaluate_alerts
+from collector.evaluation import evaluate_store
 from collector.instants import parse_instant
 from collector.metrics import Query, Window
 from collector.reporting import report_from_store
 from collector.settings import DEFAULT_RESOLUTION_BUCKETS, DEFAULT_RESPONSE_BUCKETS
 from collector.store import Store
-from tests.conftest import CHANNELS, Chromium, LiveServer
+from tests.conftest import CHANNELS, DESIGN_OBJECTIVES, Chromium, LiveServer
 from tests.events import demo_events
 
 END = "2026-11-08T00:00:00Z"  # on a six-hour boundary, so every window is whole slots
 SPANS = {"1h": 3600, "24h": 24 * 3600, "7d": 7 * 24 * 3600}
 
 
+# DESIGN section 11's objectives, firing at the first breached evaluation.
+OBJECTIVES = {name: {**spec, "for": "0s"} for name, spec in DESIGN_OBJECTIVES.items()}
+
+
 @pytest.fixture
 def page(serve_app: Callable[..., LiveServer], write: Callable[..., Any]) -> LiveServer:
-    """A running service holding a week of conversations, busiest in its last hours."""
+    """A running service holding a week of conversations, busiest in its last hours, with
+    the objectives judged once at the end of that week."""
     write(demo_events(31, "2026-10-31T12:00:00Z", 7.5, 500))
     write(demo_events(32, "2026-11-07T21:00:00Z", 3 / 24, 150))
-    return serve_app()
+    server = serve_app(objectives=OBJECTIVES)
+    evaluate_alerts(server.store, parse_instant(END))
+    return server
 
 
 class Figures(HTMLParser):
@@ -49,6 +58,9 @@ class Figures(HTMLParser):
         self.charts = 0
         self.current_window = ""
         self._in_current = False
+        self.objectives: list[list[str]] = []  # the objectives table, row by row
+        self._objective_row: list[str] | None = None
+        self._in_objectives = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
@@ -56,6 +68,9 @@ class Figures(HTMLParser):
             self.kind, self.columns = a["data-kind"] or "", []
         elif tag == "th" and "data-channel" in a:
             self.columns.append(a["data-channel"] or "")
+        elif tag == "tr" and self._in_objectives:
+            self._objective_row = []
+            self.objectives.append(self._objective_row)
         elif tag == "tr":
             self.figure, self.row_cells = a.get("data-figure") or "", 0
         elif tag == "td" and self.figure and "data-value" in a:
@@ -67,14 +82,23 @@ class Figures(HTMLParser):
             self.charts += 1
         elif tag == "a" and a.get("aria-current") == "page":
             self._in_current = True
+        elif tag == "table" and a.get("class") == "objectives":
+            self._in_objectives = True
+        elif tag == "td" and self._objective_row is not None:
+            self._objective_row.append("")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "table":
+            self._in_objectives = False
+            self._objective_row = None
         if tag == "td":
             self.cell = None
         elif tag == "a":
             self._in_current = False
 
     def handle_data(self, data: str) -> None:
+        if self._objective_row:
+            self._objective_row[-1] += data
         if self.cell is not None:
             self.cell["text"] += data
         if self._in_current:
@@ -164,3 +188,23 @@ def test_without_parameters_the_page_shows_the_last_24_hours_until_now(page):
     assert 'aria-current="page">24h</a>' in answer.text
     # The demo week lies in the past: the window until now is empty, and says so with dashes.
     assert 'data-value="0"' in answer.text and "–" in answer.text
+
+
+def test_the_page_shows_each_objectives_state_as_the_alert_job_judged_it(page, chromium):
+    shown_rows = shown(chromium, f"{page.url}/?window=24h&end={END}").objectives
+    rows = [[" ".join(cell.split()) for cell in row] for row in shown_rows if row]
+    results = evaluate_store(
+        page.store, list(page.settings.objectives.values()), parse_instant(END)
+    )
+    assert len(rows) == len(results) and {r.state for r in results} >= {"met", "breached"}
+    titles = {name: spec.title or name for name, spec in page.settings.channels.items()}
+    for result in results:
+        group = result.labels
+        name = titles.get(group.get("channel", ""), group.get("kind") or "all channels")
+        title = result.objective.display_title
+        [row] = [r for r in rows if r[0].startswith(title) and r[1] == name]
+        state = "firing" if result.state == "breached" else "ok"
+        assert row[2].startswith(state), (title, name, row)
+        value = result.share.value
+        assert row[3] == ("–" if value is None else f"{100 * value:.1f}%"), (title, row)
+        assert row[5] == str(result.share.total), (title, row)
