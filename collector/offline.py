@@ -20,13 +20,14 @@ from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from collector.batch import CONFLICT, validate_record
+from collector.batch import CONFLICT, Incoming, position, validate_record
 from collector.engine import replay
 from collector.ingest import Summary
+from collector.ledger import IdLedger
 from collector.metrics import FactRow
 from collector.reading import rare_collections
 from collector.schema import Event, Validator
-from collector.sources.record import Reader
+from collector.sources.record import Reader, Record
 
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
 SPILL_AT = 1024  # events a bucket holds in memory before it writes them out
@@ -103,44 +104,76 @@ class FileLog:
     summary: Summary = field(default_factory=Summary)
 
     def read(self, reader: Reader, path: Path) -> None:
+        """Take each record of a file whole, as an import would, or count why not."""
         source = str(path)
+        summary = self.summary
+        summary.unit = reader.unit if summary.unit in ("", reader.unit) else "record"
+        ledger = IdLedger(source) if reader.ledger else None
         for record in reader.records(path):
-            self.summary.records += 1
+            summary.records += 1
+            if record.skipped is not None:
+                summary.skipped[record.skipped] += 1
+                continue
             events, rejection = validate_record(self.validator, record, source)
-            if rejection is not None:
-                self.summary.rejected += 1
-                self.summary.reasons[rejection.reason] += 1
+            why = None if rejection is not None else self._conflict(events, record, ledger)
+            if rejection is not None or why is not None:
+                where = position(source, record.line)
+                summary.rejected += 1
+                summary.by_rule.add(where, why or (rejection.reason if rejection else ""))
                 continue
             for incoming in events:
                 self.add(incoming.event)
 
+    def _conflict(
+        self, events: list[Incoming], record: Record, ledger: IdLedger | None
+    ) -> str | None:
+        """Why a record's events cannot be taken: an id read before with other content."""
+        if ledger is not None:
+            why = ledger.conflict(events, record.line)
+            if why is not None:
+                return why
+        for incoming in events:
+            known = self.hashes.get(incoming.event.id)
+            if known is not None and known != int(incoming.event.content_hash, 16):
+                return CONFLICT
+        return None
+
     def add(self, event: Event) -> None:
+        """Keep an event whose id is new; count one read before as a duplicate, or as a
+        conflict when its content differs (``read`` turns a record with a conflict away
+        whole before it gets here)."""
         digest = int(event.content_hash, 16)
         known = self.hashes.get(event.id)
-        if known is None:
-            self.hashes[event.id] = digest
-            # hash() differs between processes, but the buckets live and die in this one.
-            bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
-            bucket.pending.append(event[:11])
-            if len(bucket.pending) >= SPILL_AT:
-                bucket.spill()
-            self.summary.accepted += 1
-            if event.channel is not None and event.kind is not None:
-                self.kinds.setdefault(event.channel, event.kind)
-        elif known == digest:
-            self.summary.duplicates += 1
-        else:
-            self.summary.rejected += 1
-            self.summary.reasons[CONFLICT] += 1
+        if known is not None:
+            if known == digest:
+                self.summary.duplicates += 1
+            else:
+                self.summary.rejected += 1
+                self.summary.by_rule.add(event.id, CONFLICT)
+            return
+        self.hashes[event.id] = digest
+        # hash() differs between processes, but the buckets live and die in this one.
+        bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
+        bucket.pending.append(event[:11])
+        if len(bucket.pending) >= SPILL_AT:
+            bucket.spill()
+        self.summary.accepted += 1
+        if event.channel is not None and event.kind is not None:
+            self.kinds.setdefault(event.channel, event.kind)
 
-    def facts(self) -> Iterator[FactRow]:
-        """The facts of every conversation, replaying one bucket at a time."""
+    def conversations(self) -> Iterator[tuple[str, list[Spilled]]]:
+        """Each conversation with its accepted events, one bucket in memory at a time."""
         with rare_collections():
             for bucket in self.buckets:
-                for _cid, entries in groupby(bucket.entries(), _CONVERSATION):
-                    result = replay(map(Spilled._make, entries))
-                    for f in result.facts:
-                        yield (f.kind, f.channel, f.at, f.value, f.flag, f.label, result.topic)
+                for cid, entries in groupby(bucket.entries(), _CONVERSATION):
+                    yield cid, list(map(Spilled._make, entries))
+
+    def facts(self) -> Iterator[FactRow]:
+        """The facts of every conversation, each replayed once."""
+        for _cid, events in self.conversations():
+            result = replay(events)
+            for f in result.facts:
+                yield (f.kind, f.channel, f.at, f.value, f.flag, f.label, result.topic)
 
     def event_counts(self) -> dict[str, int]:
         s = self.summary
