@@ -6,7 +6,7 @@
 The older revision's `collector` and `exporters` are exported with `git archive` into
 bench/out/rev-<commit>/ and run from there with this virtualenv's Python, so the two
 differ only in their code. Each input is read in its generated (conversation) order and
-shuffled. It prints wall time and peak RSS; it asserts nothing.
+shuffled. It prints wall and CPU time and peak RSS; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -26,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import CONFIG, OUT, REPO, TreeMemory, generated
 
+Figures = tuple[float, float, float, str]  # wall s, CPU s, peak RSS MiB, the report
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -34,18 +37,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="runs of each (median shown)")
     args = parser.parse_args()
     trees = {f"before ({args.before})": _exported(args.before), "after (this tree)": REPO}
-    print(f"{'code':<24} {'input':<26} {'median s':>9} {'peak RSS MiB':>13}")
+    print(f"{'code':<24} {'input':<34} {'median s':>9} {'CPU s':>7} {'peak RSS MiB':>13}")
     for size in args.sizes:
         for path in (generated(size), _shuffled(generated(size))):
-            runs: dict[str, list[tuple[float, float, str]]] = {name: [] for name in trees}
+            runs: dict[str, list[Figures]] = {name: [] for name in trees}
             for _ in range(args.runs):  # alternated, so drift in the machine hits both
                 for name, tree in trees.items():
                     runs[name].append(_report(tree, path))
             for name, done in runs.items():
-                seconds = sorted(r[0] for r in done)[len(done) // 2]
-                peak = max(r[1] for r in done)
-                print(f"{name:<24} {path.name:<26} {seconds:>9.2f} {peak:>13.1f}", flush=True)
-            outputs = [done[0][2] for done in runs.values()]
+                seconds, cpu = (statistics.median(r[i] for r in done) for i in (0, 1))
+                peak = max(r[2] for r in done)
+                print(
+                    f"{name:<24} {path.name:<34} {seconds:>9.2f} {cpu:>7.2f} {peak:>13.1f}",
+                    flush=True,
+                )
+            outputs = [done[0][3] for done in runs.values()]
             print(f"  same report: {_same(*outputs)}")
 
 
@@ -76,8 +82,9 @@ def _shuffled(path: Path) -> Path:
     return out
 
 
-def _report(tree: Path, path: Path) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS MiB, the JSON report) of one run from ``tree``."""
+def _report(tree: Path, path: Path) -> Figures:
+    """(wall seconds, CPU seconds, peak RSS MiB, the JSON report) of one run from ``tree``;
+    on a shared machine the CPU time moves less than the wall time."""
     print(f"report {path.name} from {tree.name}", file=sys.stderr, flush=True)
     command = [sys.executable, "-m", "collector.cli", "report", "--config", str(CONFIG)]
     command += ["--format", "json", str(path)]
@@ -93,7 +100,8 @@ def _report(tree: Path, path: Path) -> tuple[float, float, str]:
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)} (from {tree})")
-    return seconds, max(usage.ru_maxrss / 1024, memory.peak_mib), stdout.decode()
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, max(usage.ru_maxrss / 1024, memory.peak_mib), stdout.decode()
 
 
 def _same(before: str, after: str) -> str:
