@@ -8,7 +8,7 @@ from typing import Any
 
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.metrics import GROUPINGS, Query, Window, build_report
+from collector.metrics import GROUPINGS, Query, Window, build_report, open_at
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.sources.record import Reader
@@ -52,12 +52,14 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     window = query.window
     kinds = store.channel_kinds()
     known_channel(query, kinds)
+    topics = query.group_by == "topic"
     return build_report(
-        store.facts(window.start, window.end, topics=query.group_by == "topic"),
+        store.facts(window.start, window.end, topics=topics),
         kinds,
         store.settings.channels,
         query,
         store.event_counts(),
+        store.open_at(window.end, topics=topics),
     )
 
 
@@ -76,4 +78,6 @@ def report_from_files(
     log = read_files(Validator(settings), inputs)
     kinds = {**log.kinds, **settings.channel_kinds()}
     known_channel(query, kinds)
-    return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())
+    facts = list(log.facts())
+    opened = open_at(facts, query.window.end)
+    return build_report(facts, kinds, settings.channels, query, log.event_counts(), opened)
