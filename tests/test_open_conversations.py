@@ -26,6 +26,7 @@ from collector.settings import Settings
 from collector.sources.jsonl import JsonLinesReader
 from collector.store import Store
 from exporters.prometheus import make_registry, render_metrics
+from exporters.report import render
 from tests.events import BASE, customer, ev, start
 
 US = 1_000_000
@@ -203,3 +204,27 @@ def test_the_report_says_a_handoff_only_channel_entered_what_it_did_not_start(
     late = {g["channel"]: g for g in report_from_store(store, after)["groups"]}
     assert late["chat"]["entered"] == {"total": 1, "started": 0, "handoff": 0, "reopened": 1}
     assert late["chat"]["open"] == 1
+
+
+def test_the_table_and_markdown_show_entered_handed_in_and_open_beside_started(
+    store: Store, write: Callable[..., Any]
+) -> None:
+    write(STORY)
+    report = report_from_store(store, Query())
+    markdown = render(report, "markdown").splitlines()
+    header = [cell.strip() for cell in markdown[0].strip("|").split("|")]
+    rows = {
+        cells[0]: dict(zip(header[1:], cells[1:], strict=True))
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in markdown[2:])
+        if len(cells) == len(header)
+    }
+    chat = next(h for h in header if h.startswith("chat"))
+    assert rows["conversations started"][chat] == "0"
+    assert rows["segments entered"][chat] == "2"
+    assert rows["of which handed in"][chat] == "1"
+    assert rows["open at the end"][chat] == "1"
+    # Too narrow for groups side by side: one row per channel, still saying it.
+    table = render(report, "table", width=100)
+    line = next(text for text in table.splitlines() if text.lstrip("│ ").startswith("chat "))
+    cells = [c.strip() for c in line.strip("│").split("│")]
+    assert cells[1:5] == ["0", "1", "1", "1"]  # started, handed in, ended, open

@@ -111,7 +111,11 @@ def _csat(c: dict[str, Any]) -> str:
 
 ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("conversations started", lambda g: str(g["conversations_started"])),
+    # A channel that only receives handoffs starts nothing: these say what it took in.
+    ("segments entered", lambda g: str(g["entered"]["total"])),
+    ("  of which handed in", lambda g: str(g["entered"]["handoff"])),
     ("segments ended", lambda g: str(g["segments"]["ended"])),
+    ("open at the end", lambda g: str(g["open"])),
     ("resolution rate", lambda g: _pct(g["resolution_rate"])),
     ("escalation rate", lambda g: _pct(g["escalation_rate"])),
     ("abandonment rate", lambda g: _pct(g["abandonment_rate"])),
@@ -145,7 +149,9 @@ def _footer(report: dict[str, Any]) -> str:
 
 COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("started", lambda g: str(g["conversations_started"])),
+    ("handed in", lambda g: str(g["entered"]["handoff"])),
     ("ended", lambda g: str(g["segments"]["ended"])),
+    ("open", lambda g: str(g["open"])),
     ("resolved", lambda g: _short_pct(g["resolution_rate"])),
     ("escalated", lambda g: _short_pct(g["escalation_rate"])),
     ("abandoned", lambda g: _short_pct(g["abandonment_rate"])),
