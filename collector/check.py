@@ -246,4 +246,4 @@ def _from_files(
         f"{files} file{'s' if files != 1 else ''}, {s.records:,} records: "
         f"{s.accepted:,} accepted, {s.duplicates:,} duplicates, {s.rejected:,} rejected"
     )
-    return results, Input(description, s.rejected, tuple(s.reasons.most_common()))
+    return results, Input(description, s.rejected, tuple(s.reasons()))

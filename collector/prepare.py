@@ -39,11 +39,13 @@ class Prepared:
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
     received: int = 0  # microseconds since the epoch, in every events row
+    records: dict[int, str] = field(default_factory=dict)  # Batch.records: taken whole
 
 
 def prepare(batch: Batch, received: int | None = None) -> Prepared:
     """Lay out one batch; ``received`` (microseconds) defaults to now."""
     out = Prepared(batch.source, rejections=list(batch.rejections), checkpoint=batch.checkpoint)
+    out.records = batch.records
     out.received = now_us() if received is None else received
     kept = _first_of_each_id(batch, out)
     # In arrival order: a channel keeps the first kind named.

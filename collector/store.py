@@ -45,8 +45,10 @@ from collector.prepare import (
 from collector.rollup import GAUGES, Cell, Layout, contributions
 from collector.schema import Event
 from collector.settings import Settings
+from collector.sortout import sort_out
 
 CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
+_HASH = Event._fields.index("content_hash")  # where an events row holds its content hash
 EVENTS_CELL = ""  # the channel of store-wide series
 
 
@@ -141,17 +143,18 @@ class Store:
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
         if p.checkpoint is not None:
-            self._save_checkpoint(conn, p.checkpoint, p.received)
+            self._save_checkpoint(conn, p.checkpoint, p.received, len(result.rejections))
         return result
 
     def _insert_events(self, conn: Any, p: Prepared, result: BatchResult) -> _Kept:
         """Insert the events whose id is new and return them. A stored id counts as a
-        duplicate, or as a conflict when its content differs."""
+        duplicate, or as a conflict when its content differs; a record of several events
+        with a conflict is turned away whole (collector.sortout)."""
         if not p.rows:
             return _Kept([], [], None)
         if not self.sqlite:
             seen = self._stored(conn, p.rows)
-            kept = self._sorted_out(p, seen, result)
+            kept, _dropped = self._sorted_out(p, seen, result)
             if kept.rows:
                 conn.exec_driver_sql(self._insert_events_sql, kept.rows)
         else:
@@ -163,7 +166,10 @@ class Store:
             seen = {}
             if inserted != len(p.rows):
                 seen = self._stored(conn, p.rows, f"rowid <= {int(before)}")
-            kept = self._sorted_out(p, seen, result)
+            kept, dropped = self._sorted_out(p, seen, result)
+            for chunk in _chunks(dropped, CHUNK):
+                # Inserted above, then turned away with the rest of their record.
+                conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
         self._judge_repeats(p, seen, result)
         return kept
 
@@ -178,25 +184,17 @@ class Store:
             seen.update(conn.exec_driver_sql(query, tuple(chunk)).all())
         return seen
 
-    def _sorted_out(self, p: Prepared, seen: dict[str, str], result: BatchResult) -> _Kept:
-        """The rows whose id was not seen; count the others."""
+    def _sorted_out(
+        self, p: Prepared, seen: dict[str, str], result: BatchResult
+    ) -> tuple[_Kept, list[str]]:
+        """The rows to store, and the new ids turned away with their record; count the
+        others as duplicates or conflicts."""
         if not seen:
-            return _Kept(p.rows, p.lines, None)
-        refused: set[str] = set()
-        kept = _Kept([], [], refused)
-        for row, line in zip(p.rows, p.lines, strict=True):
-            known = seen.get(row[0])
-            if known is None:
-                kept.rows.append(row)
-                kept.lines.append(line)
-                continue
-            refused.add(row[1])
-            if known == row[_HASH]:
-                result.duplicates += 1
-            else:
-                where = position(p.source, line)
-                result.rejections.append(Rejection(p.source, where, row[_RAW], CONFLICT, row[0]))
-        return kept
+            return _Kept(p.rows, p.lines, None), []
+        out = sort_out(p, seen)
+        result.duplicates += out.duplicates
+        result.rejections.extend(out.rejections)
+        return _Kept(out.fresh, out.fresh_lines, out.refused), out.dropped
 
     def _judge_repeats(self, p: Prepared, seen: dict[str, str], result: BatchResult) -> None:
         """Count each repeat of an id in the batch as a duplicate of the content kept for
@@ -333,7 +331,8 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
-    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
+    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int, rejected: int) -> None:
+        """Move the file's checkpoint on, and add the batch's rejections to its count."""
         ins = self._insert(t.imports)
         values = {
             "fingerprint": cp.fingerprint,
@@ -342,8 +341,11 @@ class Store:
             "updated_at": at,
         }
         conn.execute(
-            ins.values(source=cp.source, **values).on_conflict_do_update(
-                index_elements=["source"], set_=values
+            ins.values(
+                source=cp.source, reader=cp.reader, rejected=rejected, **values
+            ).on_conflict_do_update(
+                index_elements=["source", "reader"],
+                set_={**values, "rejected": t.imports.c.rejected + rejected},
             )
         )
 
@@ -355,10 +357,25 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
 
-    def checkpoint(self, source: str) -> Checkpoint | None:
+    def checkpoint(self, source: str, reader: str = "jsonl") -> Checkpoint | None:
+        """How far ``source`` was imported when read by ``reader`` (a Reader's key)."""
+        c = t.imports.c
         with self._reading() as conn:
-            row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
-        return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
+            row = conn.execute(
+                select(t.imports).where(c.source == source, c.reader == reader)
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(source, row.fingerprint, row.offset, row.line, reader, row.rejected)
+
+    def forget_checkpoint(self, source: str, reader: str) -> None:
+        """Drop a file's checkpoint, so its next import reads it from the start."""
+        c = t.imports.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(t.imports).where(c.source == source, c.reader == reader))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {driver_message(exc)}") from exc
 
     def channel_kinds(self) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
@@ -475,8 +492,7 @@ _APPLIED_COLUMNS = (
 )
 
 
-_HASH = Event._fields.index("content_hash")  # where an events row holds these
-_RAW = len(Event._fields)
+_CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 

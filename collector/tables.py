@@ -123,7 +123,9 @@ quarantine = Table(
     Column("replayed_at", BigInteger),
 )
 
-# How far each file has been imported, so a re-run or a grown file adds nothing twice.
+# How far each file has been imported, so a re-run or a grown file adds nothing twice: one
+# row per file and way of reading it (`reader`: "jsonl", or "mapping:<fingerprint>"), with
+# the records its imports rejected, for `ingest --strict` on a resumed import.
 imports = Table(
     "imports",
     metadata,
@@ -132,6 +134,8 @@ imports = Table(
     Column("offset", BigInteger, nullable=False),
     Column("line", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("reader", String(64), primary_key=True),
+    Column("rejected", BigInteger, nullable=False),
 )
 
 meta = Table(

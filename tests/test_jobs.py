@@ -56,6 +56,32 @@ def test_it_imports_complete_lines_of_new_and_grown_spool_files(store, spool):
     assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
 
 
+def test_it_logs_where_a_grown_spool_file_resumed_and_what_became_of_its_lines(
+    store, spool, caplog
+):
+    log = spool / "a.jsonl"
+    log.write_bytes(line(EVENTS[0]) + line(EVENTS[1]))
+    validator = Validator(store.settings)
+    import_spool(store, validator, spool)
+    log.write_bytes(log.read_bytes() + line(EVENTS[2]) + b"{broken\n")
+    with caplog.at_level(logging.INFO, logger="touchmetrics.jobs"):
+        import_spool(store, validator, spool)
+    assert "spool a.jsonl (resumed after line 2): 2 lines: 1 taken as 1 event (1 new, " in (
+        caplog.text
+    )
+
+
+def test_a_json_array_in_the_spool_is_logged_and_the_other_files_still_imported(
+    store, spool, caplog
+):
+    (spool / "a.jsonl").write_bytes(orjson.dumps(EVENTS, option=orjson.OPT_INDENT_2))
+    (spool / "b.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
+    with caplog.at_level(logging.ERROR, logger="touchmetrics.jobs"):
+        assert import_spool(store, Validator(store.settings), spool) is True
+    assert "spool a.jsonl: not imported: " in caplog.text and "jq -c '.[]'" in caplog.text
+    assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
+
+
 def test_it_keeps_spool_offsets_across_a_restart(store, spool):
     (spool / "a.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
     assert import_spool(store, Validator(store.settings), spool) is True
