@@ -4,7 +4,7 @@
     .venv/bin/python bench/open_report.py --events 100000 --runs 1
 
 Ingests `demo generate --seed 1` into a fresh SQLite file in bench/out/open/ (timed once),
-then times `report` from the store: all time by channel, and a window ending 12 hours
+then times `report` from the store: all time by channel, and a week ending 12 hours
 before the last event by channel and by topic (its `open` is counted at the window's end).
 Run it on two versions back to back to compare them. It prints figures; it asserts nothing.
 """
@@ -41,11 +41,11 @@ def main() -> None:
     print(f"ingest {log.name}: {ingest.seconds:.1f} s", flush=True)
     last = max(_seconds(json.loads(line)["timestamp"]) for line in _tail(log))
     end = _iso(last - 12 * HOUR)
-    begin = _iso(last - 36 * HOUR)
+    begin = _iso(last - 7 * 24 * HOUR - 12 * HOUR)
     scenarios = {
         "all time, by channel": [],
-        "a day to 12 h before the end, by channel": ["--from", begin, "--to", end],
-        "the same day, by topic": ["--from", begin, "--to", end, "--group-by", "topic"],
+        "a week to 12 h before the end, by channel": ["--from", begin, "--to", end],
+        "the same week, by topic": ["--from", begin, "--to", end, "--group-by", "topic"],
     }
     for name, extra in scenarios.items():
         figures = Figures()

@@ -1,6 +1,6 @@
-"""Migration 0004_open_conversations gives an existing store its segment entries.
+"""Migration 0005_open_conversations gives an existing store its segment entries.
 
-A store written by this version is taken down to 0003_topic_once (no `entered` facts, no
+A store written by this version is taken down to 0004_import_readers (no `entered` facts, no
 open-conversation totals, no index on open conversations) and back up; once the first
 start has recounted the totals it must hold what it held, and /metrics show the same
 open conversations.
@@ -36,7 +36,7 @@ def test_it_fills_segment_entries_and_open_totals_for_an_existing_store(own_data
     assert any(row[1] == "entered" for row in before["facts"])
     engine = make_engine(own_database_url)
     try:
-        migrate(engine, "0003_topic_once")
+        migrate(engine, "0004_import_readers")
         with engine.connect() as conn:
             kinds = conn.execute(text("SELECT DISTINCT kind FROM facts")).scalars().all()
             series = conn.execute(text("SELECT DISTINCT series FROM rollups")).scalars().all()

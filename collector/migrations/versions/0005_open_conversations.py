@@ -5,8 +5,8 @@
 2. The next start recounts the totals, which gain `entered` and `open` cells.
 3. A partial index on the open conversations, read at a report's end.
 
-Revision ID: 0004_open_conversations
-Revises: 0003_topic_once
+Revision ID: 0005_open_conversations
+Revises: 0004_import_readers
 Create Date: 2026-11-27
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from collector.engine import replay
 
-revision = "0004_open_conversations"
-down_revision = "0003_topic_once"
+revision = "0005_open_conversations"
+down_revision = "0004_import_readers"
 branch_labels = None
 depends_on = None
 
