@@ -227,4 +227,4 @@ def test_the_table_and_markdown_show_entered_handed_in_and_open_beside_started(
     table = render(report, "table", width=100)
     line = next(text for text in table.splitlines() if text.lstrip("│ ").startswith("chat "))
     cells = [c.strip() for c in line.strip("│").split("│")]
-    assert cells[1:5] == ["0", "1", "1", "1"]  # started, handed in, ended, open
+    assert cells[1:3] == ["0 (+1)", "1"]  # started (+ handed in), ended

@@ -148,10 +148,9 @@ def _footer(report: dict[str, Any]) -> str:
 
 
 COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
-    ("started", lambda g: str(g["conversations_started"])),
-    ("handed in", lambda g: str(g["entered"]["handoff"])),
+    # "0 (+2)": a channel that only receives handoffs started none and was handed two.
+    ("started (+ handed in)", lambda g: _started(g)),
     ("ended", lambda g: str(g["segments"]["ended"])),
-    ("open", lambda g: str(g["open"])),
     ("resolved", lambda g: _short_pct(g["resolution_rate"])),
     ("escalated", lambda g: _short_pct(g["escalation_rate"])),
     ("abandoned", lambda g: _short_pct(g["abandonment_rate"])),
@@ -159,6 +158,12 @@ COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("CSAT (n)", lambda g: _short_csat(g["csat"])),
     ("reopened", lambda g: str(g["reopened"])),
 )
+
+
+def _started(g: dict[str, Any]) -> str:
+    handed = g["entered"]["handoff"]
+    started = str(g["conversations_started"])
+    return f"{started} (+{handed})" if handed else started
 
 
 def _short_pct(r: dict[str, Any]) -> str:
