@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -12,7 +13,7 @@ from flask import Blueprint, Response, jsonify, request
 from collector.app import context
 from collector.batch import Batch, BatchResult, Rejection, add_record
 from collector.errors import InputError, InvalidEvent, UnsupportedBody
-from collector.reporting import BadQuery, parse_query, report_from_store
+from collector.reporting import BadQuery, parse_query, summary_from_store
 from collector.schema import MAX_ID
 from collector.sources.body import parse_body
 from collector.sources.record import Record
@@ -116,6 +117,6 @@ def summary() -> Response | tuple[Response, int]:
             args.get("channel"),
             args.get("kind"),
         )
-        return jsonify(report_from_store(context().store, query))
+        return jsonify(summary_from_store(context().store, query, time.time_ns() // 1000))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
