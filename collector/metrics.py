@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -63,7 +63,7 @@ def distribution(values: list[float]) -> dict[str, Any]:
     p50, p90, p99 = (float(q) for q in np.percentile(array, [50, 90, 99]))
     return {
         "n": len(values),
-        "mean": float(array.mean()),
+        "mean": math.fsum(values) / len(values),  # exact sum: any fact order, one result
         "p50": p50,
         "p90": p90,
         "p99": p99,
@@ -82,7 +82,7 @@ class Tally:
     resolution: list[float] = field(default_factory=list)
     csat_responses: int = 0
     csat_satisfied: int = 0
-    csat_score_sum: float = 0.0
+    csat_scores: list[float] = field(default_factory=list)
     reopened: int = 0
     entered: Counter[str] = field(default_factory=Counter)
     open: int = 0
@@ -101,7 +101,7 @@ class Tally:
         elif kind == CSAT:
             self.csat_responses += 1
             self.csat_satisfied += flag or 0
-            self.csat_score_sum += value or 0.0
+            self.csat_scores.append(value or 0.0)
         elif kind == REOPEN:
             self.reopened += 1
         elif kind == ENTERED:
@@ -125,7 +125,7 @@ class Tally:
                 "satisfied": self.csat_satisfied,
                 "value": csat_value,
                 "ci95": wilson(self.csat_satisfied, n),
-                "mean_score": self.csat_score_sum / n if n else None,
+                "mean_score": math.fsum(self.csat_scores) / n if n else None,
             },
             "reopened": self.reopened,
             # A channel that only receives handoffs starts 0 conversations: this says
@@ -208,18 +208,20 @@ def build_report(
     }
 
 
-def open_at(facts: Iterable[FactRow], end: int | None) -> Counter[tuple[str, str | None]]:
-    """The conversations open at ``end`` (None: after every fact) by (channel, topic):
-    segments entered before it less segments ended before it."""
-    counts: Counter[tuple[str, str | None]] = Counter()
-    for kind, channel, at, _value, _flag, _label, topic in facts:
-        if channel is None or (end is not None and at >= end):
-            continue
-        if kind == ENTERED:
-            counts[(channel, topic)] += 1
-        elif kind == SEGMENT:
-            counts[(channel, topic)] -= 1
-    return counts
+def counting_open(
+    facts: Iterable[FactRow], end: int | None, counts: Counter[tuple[str, str | None]]
+) -> Iterator[FactRow]:
+    """Pass the facts on, counting into ``counts`` the conversations open at ``end``
+    (None: after every fact) by (channel, topic): segments entered before it less segments
+    ended before it."""
+    for fact in facts:
+        kind, channel, at, _value, _flag, _label, topic = fact
+        if channel is not None and (end is None or at < end):
+            if kind == ENTERED:
+                counts[(channel, topic)] += 1
+            elif kind == SEGMENT:
+                counts[(channel, topic)] -= 1
+        yield fact
 
 
 def _selected(channel: str, kinds: Mapping[str, str], query: Query) -> bool:
