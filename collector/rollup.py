@@ -18,6 +18,7 @@ from typing import Any
 
 from collector.engine import (
     CSAT,
+    ENTERED,
     FIRST_RESPONSE,
     REOPEN,
     RESOLUTION,
@@ -30,6 +31,10 @@ from collector.settings import Settings
 Cell = tuple[str, str, str]  # channel, series, label
 INF = "+Inf"
 HISTOGRAMS = (FIRST_RESPONSE, RESPONSE, RESOLUTION)
+# The conversations whose current segment is in the channel and has not ended: a gauge,
+# exposed at its exact value (entered - ended), not at a high-water mark.
+OPEN = "open"
+GAUGES = (OPEN,)
 
 
 class Layout:
@@ -73,6 +78,10 @@ def contributions(rows: Iterable[Sequence[Any]], layout: Layout, sign: int = 1) 
             cells[(channel, kind, "")] += sign
         elif kind == SEGMENT:
             cells[(channel, kind, label or "")] += sign
+            cells[(channel, OPEN, "")] -= sign
+        elif kind == ENTERED:
+            cells[(channel, kind, label or "")] += sign
+            cells[(channel, OPEN, "")] += sign
         elif kind in HISTOGRAMS:
             assert value is not None
             buckets[(channel, kind, layout.bucket(kind, value))] += sign

@@ -8,11 +8,20 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from collector.app import context
 from collector.database import current_revision, head_revision
-from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, SEGMENT, STARTED
+from collector.engine import (
+    CSAT,
+    ENTERED,
+    FIRST_RESPONSE,
+    REOPEN,
+    RESOLUTION,
+    SEGMENT,
+    STARTED,
+)
 from collector.errors import StoreError
 from collector.metrics import OUTCOMES
 from collector.objectives_view import objective_rows
 from collector.outbox import mail_status
+from collector.rollup import OPEN
 from collector.store import EVENTS_CELL
 from exporters.prometheus import read_snapshot, render_metrics
 from exporters.prometheus.scrape import EVENT_RESULTS, Snapshot
@@ -75,6 +84,9 @@ def channel_row(snapshot: Snapshot, channel: str, kind: str) -> dict[str, Any]:
         "channel": channel,
         "kind": kind,
         "started": int(get(STARTED)),
+        # A channel that only receives handoffs starts nothing; this is what it took in.
+        "handed_in": int(get(ENTERED, "handoff")),
+        "open": int(get(OPEN)),
         "ended": int(ended),
         "rates": {o: get(SEGMENT, o) / ended if ended else None for o in OUTCOMES},
         "first_response": _mean(get(FIRST_RESPONSE, "sum"), get(FIRST_RESPONSE, "count")),

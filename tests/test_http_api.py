@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import orjson
 import pytest
 
 from collector.reporting import parse_query, report_from_store
-from tests.events import CONVERSATION
+from tests.events import CONVERSATION, ev, start
 
 
 def ndjson(events: list[dict]) -> bytes:
@@ -158,6 +159,18 @@ def test_it_shows_an_overview_page_with_ai_and_human_side_by_side(live):
     assert '<span class="kind ai">ai</span>' in page
     assert 'href="/metrics"' in page and 'href="/api/v1/summary"' in page
     assert "60.0 s" in page  # chat's mean first response
+
+
+def test_the_overview_says_what_a_channel_that_only_receives_handoffs_took_in(live):
+    live.http.post("/api/v1/events", json=CONVERSATION)  # bot-chat, handed to chat, resolved
+    later = [start(290, cid="c2", id="f1"), ev("handoff", 300, cid="c2", channel="chat", id="f2")]
+    live.http.post("/api/v1/events", json=later)
+    page = live.http.get("/").text
+    header = re.findall(r"<th[^>]*>([^<]+)</th>", page)
+    row = page[page.index("Live chat agents") :].split("</tr>")[0]
+    cells = dict(zip(header[1:], re.findall(r"<td>(\d+)</td>", row), strict=False))
+    # started 0, and the page says why: two segments handed in, one still open.
+    assert (cells["started"], cells["handed in"], cells["open now"]) == ("0", "2", "1")
 
 
 def test_it_serves_openmetrics_when_the_scraper_asks(live):
