@@ -131,7 +131,10 @@ def _compare_and_set(
     if row is None:
         values = {"objective": name, "group_key": key, "changed_at": now, "version": 1, **values}
         statement = upsert(store, t.alert_states).values(**values).on_conflict_do_nothing()
-        return bool(conn.execute(statement).rowcount)
+        # RETURNING, not rowcount: psycopg reports -1 for an INSERT, so both of two racing
+        # schedulers looked as if they had inserted the row, and both queued its mail.
+        inserted = statement.returning(t.alert_states.c.version)
+        return conn.execute(inserted).first() is not None
     c = t.alert_states.c
     statement = (
         update(t.alert_states)

@@ -15,6 +15,9 @@ from collector.schema import TYPE_ORDER, rescaled, satisfied
 
 # Fact kinds; each counts in the window of its own instant ``at``.
 STARTED = "started"
+# A segment began in ``channel``; label: how (started, handoff, reopened). With the
+# segment's end (SEGMENT) it makes the open count at any instant: entered - ended before it.
+ENTERED = "entered"
 SEGMENT = "segment"  # label: resolved | escalated | abandoned
 FIRST_RESPONSE = "first_response"
 RESPONSE = "response"
@@ -127,6 +130,7 @@ def _start(state: _State, event: Applied, facts: list[Fact]) -> bool:
     _open_segment(state, event.channel, event.ts)
     state.cycle_start = event.ts
     facts.append(Fact(STARTED, event.channel, event.ts))
+    facts.append(Fact(ENTERED, event.channel, event.ts, label=STARTED))
     if event.type == "handoff":
         # A log that begins with the handoff into X (the earlier part lost or elsewhere)
         # starts in X with the customer waiting. Read literally, DESIGN section 3 would
@@ -165,6 +169,7 @@ def _apply(state: _State, event: Applied, facts: list[Fact]) -> None:
         assert event.channel is not None
         _end_segment(state, "escalated", ts, facts)
         _open_segment(state, event.channel, ts)
+        facts.append(Fact(ENTERED, event.channel, ts, label="handoff"))
         state.waiting_since = ts
     elif etype == "resolved":
         facts.append(Fact(RESOLUTION, state.channel, ts, (ts - state.cycle_start) / 1e6))
@@ -198,5 +203,6 @@ def _reopen(state: _State, ts: int, facts: list[Fact]) -> None:
     assert state.channel is not None
     facts.append(Fact(REOPEN, state.channel, ts))
     _open_segment(state, state.channel, ts)
+    facts.append(Fact(ENTERED, state.channel, ts, label="reopened"))
     state.cycle_start = ts
     state.waiting_since = ts

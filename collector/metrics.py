@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 from collector.engine import (
     ANOMALY,
     CSAT,
+    ENTERED,
     FIRST_RESPONSE,
     REOPEN,
     RESOLUTION,
@@ -31,6 +32,8 @@ SCHEMA = "touchmetrics.report/1"
 Z95 = 1.959964
 OUTCOMES = ("resolved", "escalated", "abandoned")
 GROUPINGS = ("channel", "kind", "topic")
+ENTRIES = ("started", "handoff", "reopened")  # how a segment began (engine.ENTERED labels)
+OpenCounts = Mapping[tuple[str, str | None], int]  # (channel, topic) -> open conversations
 FactRow = tuple[str, str | None, int, float | None, int | None, str | None, str | None]
 
 
@@ -81,6 +84,8 @@ class Tally:
     csat_satisfied: int = 0
     csat_scores: list[float] = field(default_factory=list)
     reopened: int = 0
+    entered: Counter[str] = field(default_factory=Counter)
+    open: int = 0
 
     def add(self, kind: str, value: float | None, flag: int | None, label: str | None) -> None:
         if kind == STARTED:
@@ -99,6 +104,8 @@ class Tally:
             self.csat_scores.append(value or 0.0)
         elif kind == REOPEN:
             self.reopened += 1
+        elif kind == ENTERED:
+            self.entered[label or ""] += 1
 
     def as_dict(self) -> dict[str, Any]:
         ended = sum(self.segments[o] for o in OUTCOMES)
@@ -121,6 +128,13 @@ class Tally:
                 "mean_score": math.fsum(self.csat_scores) / n if n else None,
             },
             "reopened": self.reopened,
+            # A channel that only receives handoffs starts 0 conversations: this says
+            # how many segments it took in, and how they began.
+            "entered": {
+                "total": sum(self.entered[e] for e in ENTRIES),
+                **{e: self.entered[e] for e in ENTRIES},
+            },
+            "open": self.open,
         }
 
 
@@ -154,8 +168,10 @@ def build_report(
     declared: Iterable[str],
     query: Query,
     events: Mapping[str, int],
+    open_counts: OpenCounts | None = None,
 ) -> dict[str, Any]:
-    """The report of DESIGN section 4 from the facts that fall in the query's window."""
+    """The report of DESIGN section 4 from the facts that fall in the query's window, and
+    the conversations open at its end by (channel, topic)."""
     tallies: dict[Any, Tally] = {}
     anomalies: Counter[str] = Counter()
     for kind, channel, at, value, flag, label, topic in facts:
@@ -171,6 +187,10 @@ def build_report(
         if tally is None:
             tally = tallies[key] = Tally()
         tally.add(kind, value, flag, label)
+    for (channel, topic), count in (open_counts or {}).items():
+        if count and _selected(channel, kinds, query):
+            key = _group_key(channel, topic, kinds, query.group_by)
+            tallies.setdefault(key, Tally()).open += count
     for name in declared:
         if _selected(name, kinds, query) and query.group_by != "topic":
             tallies.setdefault(_group_key(name, None, kinds, query.group_by), Tally())
@@ -186,6 +206,22 @@ def build_report(
         "anomalies": dict(sorted(anomalies.items())),
         "events": dict(events),
     }
+
+
+def counting_open(
+    facts: Iterable[FactRow], end: int | None, counts: Counter[tuple[str, str | None]]
+) -> Iterator[FactRow]:
+    """Pass the facts on, counting into ``counts`` the conversations open at ``end``
+    (None: after every fact) by (channel, topic): segments entered before it less segments
+    ended before it."""
+    for fact in facts:
+        kind, channel, at, _value, _flag, _label, topic = fact
+        if channel is not None and (end is None or at < end):
+            if kind == ENTERED:
+                counts[(channel, topic)] += 1
+            elif kind == SEGMENT:
+                counts[(channel, topic)] -= 1
+        yield fact
 
 
 def _selected(channel: str, kinds: Mapping[str, str], query: Query) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, SEGMENT, STARTED
+from collector.engine import CSAT, ENTERED, FIRST_RESPONSE, REOPEN, RESOLUTION, SEGMENT, STARTED
 from collector.hourly import slot_counts
 from collector.metrics import OUTCOMES, rate
 from collector.rollup import HOUR_US, Layout
@@ -70,6 +70,8 @@ class Tally:
         satisfied, ratings = c[(CSAT, "1")], c[(CSAT, "1")] + c[(CSAT, "0")]
         return {
             "started": c[(STARTED, "")],
+            # A channel that only receives handoffs starts nothing; this is what it took in.
+            "handed_in": c[(ENTERED, "handoff")],
             "ended": ended,
             **{f"{o}_rate": rate(c[(SEGMENT, o)], ended) for o in OUTCOMES},
             "first_response": self._times(layout, FIRST_RESPONSE),

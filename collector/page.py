@@ -8,7 +8,7 @@ from typing import Any
 
 from collector.charts import colour, line_chart
 from collector.overview import KINDS, WINDOWS, Overview, headline_series, read_overview
-from collector.rollup import Layout
+from collector.rollup import OPEN, Layout
 from collector.settings import Settings
 from collector.store import Store
 
@@ -30,17 +30,23 @@ def page_context(store: Store, window: str, end_us: int) -> dict[str, Any]:
     """
     view = read_overview(store, window, end_us)
     settings = store.settings
+    totals = store.totals()
+    open_now = {ch: int(totals.get((ch, OPEN, ""), 0)) for ch in view.channels}
     return {
         "window": window,
         "windows": list(WINDOWS),
         "start": iso(view.span.start),
         "end": iso(view.span.end),
         "slot": _slot(view.span.slot // 60_000_000),
-        "kinds": [_kind(view, kind, settings, store.layout) for kind in KINDS],
+        "kinds": [_kind(view, kind, settings, store.layout, open_now) for kind in KINDS],
     }
 
 
-def _kind(view: Overview, kind: str, settings: Settings, layout: Layout) -> dict[str, Any]:
+def _kind(
+    view: Overview, kind: str, settings: Settings, layout: Layout, open_now: dict[str, int]
+) -> dict[str, Any]:
+    """A kind's channels, its pooled figures and its charts; `open_now` is the current
+    count of open conversations (all time), whatever the window."""
     names = view.channels_of(kind)
     titles = {n: _title(settings, n) for n in names}
     charts = []
@@ -67,11 +73,11 @@ def _kind(view: Overview, kind: str, settings: Settings, layout: Layout) -> dict
                 "name": n,
                 "title": titles[n],
                 "colour": colour(i),
-                "figures": view.channels[n].figures(layout),
+                "figures": view.channels[n].figures(layout) | {"open_now": open_now[n]},
             }
             for i, n in enumerate(names)
         ],
-        "pooled": view.pooled(kind).figures(layout),
+        "pooled": view.pooled(kind).figures(layout) | {"open_now": sum(open_now[n] for n in names)},
         "charts": charts,
     }
 

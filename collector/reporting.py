@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.metrics import GROUPINGS, Query, Window, build_report
+from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.sources.record import Reader
@@ -52,12 +53,14 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     window = query.window
     kinds = store.channel_kinds()
     known_channel(query, kinds)
+    topics = query.group_by == "topic"
     return build_report(
-        store.facts(window.start, window.end, topics=query.group_by == "topic"),
+        store.facts(window.start, window.end, topics=topics),
         kinds,
         store.settings.channels,
         query,
         store.event_counts(),
+        store.open_at(window.end, topics=topics),
     )
 
 
@@ -106,4 +109,8 @@ def report_from_files(
     with read_files(Validator(settings), inputs) as log:
         kinds = {**log.kinds, **settings.channel_kinds()}
         known_channel(query, kinds)
-        return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())
+        # Counted as the facts stream past, rather than holding them all for a second pass;
+        # build_report reads the counts only once it has read every fact.
+        opened: Counter[tuple[str, str | None]] = Counter()
+        facts = counting_open(log.facts(), query.window.end, opened)
+        return build_report(facts, kinds, settings.channels, query, log.event_counts(), opened)

@@ -18,6 +18,7 @@ from typing import Any
 
 from collector.engine import (
     CSAT,
+    ENTERED,
     FIRST_RESPONSE,
     REOPEN,
     RESOLUTION,
@@ -32,6 +33,10 @@ SlotCell = tuple[int, str, str, str]  # slot (at // slot length), channel, serie
 HOUR_US = 3_600_000_000
 INF = "+Inf"
 HISTOGRAMS = (FIRST_RESPONSE, RESPONSE, RESOLUTION)
+# The conversations whose current segment is in the channel and has not ended: a gauge,
+# exposed at its exact value (entered - ended), not at a high-water mark.
+OPEN = "open"
+GAUGES = (OPEN,)
 
 
 class Layout:
@@ -86,6 +91,11 @@ def contributions(
         elif kind == SEGMENT:
             group = label or ""
             cells[(channel, kind, group)] += sign
+            cells[(channel, OPEN, "")] -= sign
+        elif kind == ENTERED:
+            group = label or ""
+            cells[(channel, kind, group)] += sign
+            cells[(channel, OPEN, "")] += sign
         elif kind in HISTOGRAMS:
             assert value is not None
             group = layout.bucket(kind, value)

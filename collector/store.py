@@ -31,7 +31,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
-from collector.engine import LAST_EVENT, Replay, replay
+from collector.engine import ENTERED, LAST_EVENT, SEGMENT, Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
     FACT_COLUMNS,
@@ -42,7 +42,7 @@ from collector.prepare import (
     kept_channels,
     prepare,
 )
-from collector.rollup import Cell, Layout, SlotCell, contributions
+from collector.rollup import GAUGES, Cell, Layout, SlotCell, contributions
 from collector.schema import Event
 from collector.settings import Settings
 from collector.sortout import sort_out
@@ -82,7 +82,9 @@ class Store:
             t.rollups,
             suffix=" ON CONFLICT (channel, series, label) DO UPDATE SET"
             " value = rollups.value + excluded.value,"
-            " exposed = CASE WHEN rollups.value + excluded.value > rollups.exposed"
+            # A gauge (rollup.GAUGES) may go down: it shows its value, never a mark.
+            f" exposed = CASE WHEN rollups.series IN ({', '.join(map(repr, GAUGES))})"
+            " OR rollups.value + excluded.value > rollups.exposed"
             " THEN rollups.value + excluded.value ELSE rollups.exposed END",
         )
         self._add_hourly_sql = driver_insert(
@@ -329,7 +331,7 @@ class Store:
         # one per bucket) cost more to bind than to write. In key order, so writers that
         # touch the same rows lock them in the same order.
         rows = sorted(
-            (ch, series, label, amount, max(amount, 0))
+            (ch, series, label, amount, amount if series in GAUGES else max(amount, 0))
             for (ch, series, label), amount in cells.items()
             if amount != 0
         )
@@ -463,6 +465,31 @@ class Store:
         kinds = {name: kind for name, kind, _at in seen} | self.settings.channel_kinds()
         return held, kinds, {name: at / 1e6 for name, _kind, at in seen if at is not None}
 
+    def open_at(self, end: int | None, *, topics: bool) -> Counter[tuple[str, str | None]]:
+        """Conversations open at ``end`` (None: now) by (channel, topic; None without
+        ``topics``): those open now, less the segments entered at or after ``end``, plus
+        those that ended at or after it.
+
+        Both reads are indexed (the open conversations, the facts from ``end`` on), so
+        the cost follows the backlog and the time since ``end``, not the history."""
+        conv, f = t.conversations.c, t.facts.c
+        keys = [conv.channel, conv.topic] if topics else [conv.channel]
+        now = select(*keys, func.count()).where(text(t.OPEN_ONLY)).group_by(*keys)
+        counts: Counter[tuple[str, str | None]] = Counter()
+        with self._reading() as conn:
+            for row in conn.execute(now):
+                counts[_open_key(row, topics)] += row[-1]
+            if end is not None:
+                keys = [f.kind, f.channel, conv.topic] if topics else [f.kind, f.channel]
+                later = select(*keys, func.count()).where(
+                    f.at >= end, f.kind.in_((ENTERED, SEGMENT)), f.channel.is_not(None)
+                )
+                if topics:
+                    later = later.join_from(t.facts, t.conversations, conv.id == f.conversation_id)
+                for row in conn.execute(later.group_by(*keys)):
+                    counts[_open_key(row[1:], topics)] += -row[-1] if row[0] == ENTERED else row[-1]
+        return counts
+
     def event_counts(self) -> dict[str, int]:
         totals = self.totals()
         return {
@@ -496,6 +523,10 @@ _APPLIED_COLUMNS = (
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
+
+
+def _open_key(row: Sequence[Any], topics: bool) -> tuple[str, str | None]:
+    return (row[0], row[1] if topics else None)
 
 
 def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str, Any]:

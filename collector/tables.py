@@ -19,6 +19,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 LAST_EVENT_ONLY = "kind = 'last_event'"  # engine.LAST_EVENT; tables import nothing of ours
+OPEN_ONLY = "active"  # the conversations whose current segment has not ended
 
 # Raw events, append-only, one row per accepted event id.
 events = Table(
@@ -53,6 +54,13 @@ conversations = Table(
     Column("started_at", BigInteger),
     Column("last_event_at", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),
+    # The open backlog is read at a report's end without walking every conversation.
+    Index(
+        "ix_conversations_open",
+        "channel",
+        sqlite_where=text(OPEN_ONLY),
+        postgresql_where=text(OPEN_ONLY),
+    ),
 )
 
 # What conversations produced (engine.Fact), each at the instant it counts in a window,

@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, text
 
 from collector import tables as t
 from collector.prepare import FACT_COLUMNS
-from collector.rollup import HISTOGRAMS, Cell, Layout, SlotCell, contributions
+from collector.rollup import GAUGES, HISTOGRAMS, Cell, Layout, SlotCell, contributions
 from collector.store import Store
 
 LAYOUT_KEY = "rollup_layout"
@@ -79,12 +79,12 @@ def _rows(cells: Counter[Cell], held: dict[Cell, float], layout: Layout) -> list
     exposed: dict[Cell, float] = {}
     for cell, mark in held.items():
         channel, series, label = cell
-        if series in KEPT_SERIES:
-            continue
+        if series in KEPT_SERIES or series in GAUGES:
+            continue  # a gauge holds no mark: it shows its recounted value
         if series not in HISTOGRAMS or label in layout.labels[series] or label in _TOTALS:
             exposed[cell] = mark
     for cell, amount in cells.items():
-        exposed[cell] = max(amount, exposed.get(cell, 0.0))
+        exposed[cell] = amount if cell[1] in GAUGES else max(amount, exposed.get(cell, 0.0))
     for channel, series in {(ch, s) for ch, s, _ in exposed if s in HISTOGRAMS}:
         floor = 0.0
         for label in layout.labels[series]:

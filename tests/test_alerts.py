@@ -203,3 +203,18 @@ def test_two_schedulers_evaluating_at_once_queue_one_mail_per_flip(alert_store):
     assert kinds == ["firing", "resolved"] * (rounds // 2)
     with first.engine.connect() as conn:
         assert len(conn.execute(select(t.outbox.c.id)).all()) == rounds
+
+
+def test_a_scheduler_that_finds_the_new_group_inserted_by_another_does_not_flip_it(alert_store):
+    """The insert of a group's first state is the compare-and-set of a new group: when a
+    racing scheduler inserted it first, this one must not count a flip (nor queue a mail)."""
+    from collector.alerts import _compare_and_set
+    from collector.txn import writing
+
+    store = alert_store({"for": "0s"})
+    values = {"state": FIRING, "verdict": "breached", "breached_since": 1, "evaluated_at": 1,
+              "good": 1, "total": 10}  # fmt: skip
+    with writing(store) as conn:
+        assert _compare_and_set(store, conn, "bot-containment", "g", None, dict(values), 1)
+    with writing(store) as conn:
+        assert not _compare_and_set(store, conn, "bot-containment", "g", None, dict(values), 1)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from collector.adapters.chatwoot import ChannelPair, ChatwootOptions, InvalidPayload, to_events
-from collector.engine import Fact, replay
+from collector.engine import ENTERED, Fact, replay
 from collector.errors import ConfigError, InvalidEvent
 from collector.schema import Validator
 from collector.settings import Settings, parse_settings
@@ -39,7 +39,9 @@ def settings() -> Settings:
 
 def facts_of(events: list[dict[str, Any]], settings: Settings) -> list[tuple[Any, ...]]:
     validator = Validator(settings)
-    return [_short(f) for f in replay([validator.validate(e) for e in events]).facts]
+    facts = replay([validator.validate(e) for e in events]).facts
+    # Segment entries have tests of their own (test_open_conversations.py).
+    return [_short(f) for f in facts if f.kind != ENTERED]
 
 
 def _short(f: Fact) -> tuple[Any, ...]:

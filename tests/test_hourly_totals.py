@@ -31,7 +31,7 @@ def test_a_store_from_before_the_hourly_totals_gets_them_on_upgrade(store, write
     config = _config()
     with store.engine.begin() as conn:  # back to the schema before hourly totals existed
         config.attributes["connection"] = conn
-        alembic_downgrade(config, "0004_import_readers")
+        alembic_downgrade(config, "0005_open_conversations")
     with store.engine.begin() as conn:
         config.attributes["connection"] = conn
         alembic_upgrade(config, "head")

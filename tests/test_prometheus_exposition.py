@@ -119,6 +119,9 @@ touchmetrics_events_received_total{result="duplicate"} 0.0
 touchmetrics_events_received_total{result="rejected"} 0.0
 # HELP touchmetrics_last_event_timestamp_seconds Unix time of the latest event in the channel.
 # TYPE touchmetrics_last_event_timestamp_seconds gauge
+# HELP touchmetrics_open_conversations Conversations whose current segment is in the channel and has not ended.
+# TYPE touchmetrics_open_conversations gauge
+touchmetrics_open_conversations{channel="phone",kind="human"} 0.0
 # HELP touchmetrics_build_info The running touchmetrics version; always 1.
 # TYPE touchmetrics_build_info gauge
 touchmetrics_build_info{version="0.1.0"} 1.0
@@ -241,6 +244,12 @@ touchmetrics_events_received_total{result="rejected"} 1.0""",
 touchmetrics_last_event_timestamp_seconds{channel="bot-chat",kind="ai"} 1.79000041e+09
 touchmetrics_last_event_timestamp_seconds{channel="chat",kind="human"} 1.79000011e+09
 touchmetrics_last_event_timestamp_seconds{channel="sms",kind="human"} 1.79000026e+09""",
+    # c3 was reopened in bot-chat and never ended since; c1 and c2 ended.
+    "open_conversations": """\
+touchmetrics_open_conversations{channel="bot-chat",kind="ai"} 1.0
+touchmetrics_open_conversations{channel="chat",kind="human"} 0.0
+touchmetrics_open_conversations{channel="phone",kind="human"} 0.0
+touchmetrics_open_conversations{channel="sms",kind="human"} 0.0""",
     "build_info": 'touchmetrics_build_info{version="0.1.0"} 1.0',
 }
 
@@ -468,7 +477,8 @@ def test_it_describes_the_families_without_touching_the_database(dead_store: Sto
         "touchmetrics_first_response_seconds", "touchmetrics_response_seconds",
         "touchmetrics_resolution_seconds", "touchmetrics_csat_responses",
         "touchmetrics_csat_satisfied", "touchmetrics_reopened", "touchmetrics_events_received",
-        "touchmetrics_last_event_timestamp_seconds", "touchmetrics_build_info",
+        "touchmetrics_last_event_timestamp_seconds", "touchmetrics_open_conversations",
+        "touchmetrics_build_info",
     }  # fmt: skip
     assert registry is not REGISTRY
 

@@ -22,7 +22,7 @@ from prometheus_client.utils import floatToGoString
 from collector import __version__
 from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, RESPONSE, SEGMENT, STARTED
 from collector.metrics import OUTCOMES
-from collector.rollup import INF, Cell, Layout
+from collector.rollup import INF, OPEN, Cell, Layout
 from collector.store import EVENTS_CELL, Store
 
 # Untyped in prometheus_client; the cast keeps strict mypy honest about what it returns.
@@ -102,6 +102,7 @@ class TouchmetricsCollector:
             _counter(snap, channels, "reopened"),
             _events(snap),
             _last_event(snap, channels),
+            _open(snap, channels),
             _build_info(),
         ]
         return families
@@ -171,6 +172,17 @@ def _last_event(snap: Snapshot, channels: Iterable[tuple[str, str]]) -> GaugeMet
     for channel, kind in channels:
         if channel in snap.latest:
             family.add_metric([channel, kind], snap.latest[channel])
+    return family
+
+
+def _open(snap: Snapshot, channels: Iterable[tuple[str, str]]) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(
+        PREFIX + "open_conversations",
+        "Conversations whose current segment is in the channel and has not ended.",
+        labels=list(CHANNEL_LABELS),
+    )
+    for channel, kind in channels:
+        family.add_metric([channel, kind], snap.value(channel, OPEN))
     return family
 
 

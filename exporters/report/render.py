@@ -111,7 +111,11 @@ def _csat(c: dict[str, Any]) -> str:
 
 ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("conversations started", lambda g: str(g["conversations_started"])),
+    # A channel that only receives handoffs starts nothing: these say what it took in.
+    ("segments entered", lambda g: str(g["entered"]["total"])),
+    ("  of which handed in", lambda g: str(g["entered"]["handoff"])),
     ("segments ended", lambda g: str(g["segments"]["ended"])),
+    ("open at the end", lambda g: str(g["open"])),
     ("resolution rate", lambda g: _pct(g["resolution_rate"])),
     ("escalation rate", lambda g: _pct(g["escalation_rate"])),
     ("abandonment rate", lambda g: _pct(g["abandonment_rate"])),
@@ -144,7 +148,8 @@ def _footer(report: dict[str, Any]) -> str:
 
 
 COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
-    ("started", lambda g: str(g["conversations_started"])),
+    # "0 (+2)": a channel that only receives handoffs started none and was handed two.
+    ("started (+ handed in)", lambda g: _started(g)),
     ("ended", lambda g: str(g["segments"]["ended"])),
     ("resolved", lambda g: _short_pct(g["resolution_rate"])),
     ("escalated", lambda g: _short_pct(g["escalation_rate"])),
@@ -153,6 +158,12 @@ COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
     ("CSAT (n)", lambda g: _short_csat(g["csat"])),
     ("reopened", lambda g: str(g["reopened"])),
 )
+
+
+def _started(g: dict[str, Any]) -> str:
+    handed = g["entered"]["handoff"]
+    started = str(g["conversations_started"])
+    return f"{started} (+{handed})" if handed else started
 
 
 def _short_pct(r: dict[str, Any]) -> str:

@@ -4,16 +4,16 @@ Existing stores are backfilled by forgetting the recorded bucket layout: the nex
 `maintain_rollups` (run by serve, the scheduler and ingest) recounts every fact into the
 all-time and the hourly totals in one transaction.
 
-Revision ID: 0005_hourly
-Revises: 0004_import_readers
+Revision ID: 0006_hourly
+Revises: 0005_open_conversations
 Create Date: 2026-11-27
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_hourly"
-down_revision = "0004_import_readers"
+revision = "0006_hourly"
+down_revision = "0005_open_conversations"
 branch_labels = None
 depends_on = None
 
