@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,7 +170,9 @@ class LiveFeed:
         self.started = 0
         self.owed = 0.0
         self.last: float | None = None
-        self.prefix = f"live-{seed}-{self.rng.getrandbits(32):08x}"
+        # Ids are new on every run, whatever the seed: a restarted `make run` writes into the
+        # same store, where reused ids would all be conflicts and the numbers would freeze.
+        self.prefix = f"live-{uuid.uuid4().hex[:12]}"
 
     def due(self, now: float) -> list[dict[str, Any]]:
         """Start the conversations owed since the last call; return the events now due."""

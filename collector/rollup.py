@@ -34,9 +34,7 @@ class Layout:
 
     def __init__(self, settings: Settings) -> None:
         self.bounds: dict[str, tuple[float, ...]] = {
-            FIRST_RESPONSE: settings.response_buckets,
-            RESPONSE: settings.response_buckets,
-            RESOLUTION: settings.resolution_buckets,
+            kind: settings.histogram_bounds(kind) for kind in HISTOGRAMS
         }
         self.labels = {
             kind: [bucket_label(b) for b in bounds] + [INF] for kind, bounds in self.bounds.items()

@@ -6,6 +6,7 @@ generated from it (``touchmetrics config reference``) and a test fails when they
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -14,16 +15,24 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from collector.errors import ConfigError, TouchmetricsError
+from collector.objectives import Objective, named_objectives
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 ENV_PREFIX = "TOUCHMETRICS_"
 DEFAULT_RESPONSE_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
 DEFAULT_RESOLUTION_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 28800, 86400, 259200, 604800)
 Kind = Literal["ai", "human"]
-YAML_ONLY = ("channels", "chatwoot")  # structured settings with no environment form
+YAML_ONLY = ("channels", "chatwoot", "objectives")  # structured settings with no environment form
 
 
 class ChannelSpec(BaseModel):
@@ -155,6 +164,65 @@ class Settings(BaseModel):
         "`topic_attribute` (a custom attribute; else the first label), `account_id`.",
     )
 
+    objectives: dict[str, Objective] = Field(
+        default_factory=dict,
+        description="Objectives by name (DESIGN section 11): `{name: {indicator, channels|kind, "
+        "by, min|max, within_seconds, window, for, min_events, tolerance, severity, title, "
+        "notify}}`. Read by the alert mail, `touchmetrics rules`, the dashboards and "
+        "`touchmetrics check`; see the README's Objectives section.",
+    )
+    alert_interval_seconds: float = Field(
+        60.0, gt=0, description="How often the scheduler judges every objective."
+    )
+    alert_mail: Literal["builtin", "alertmanager", "off"] = Field(
+        "builtin",
+        description="Who mails about objectives: `builtin` (the scheduler, over SMTP), "
+        "`alertmanager` (Prometheus rules and Alertmanager; the scheduler still records "
+        "states but sends nothing) or `off`.",
+    )
+    alert_email_to: tuple[str, ...] = Field(
+        (), description="Default recipients of alert mail (an objective's `notify` overrides)."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:9480",
+        description="Where people reach this service; links in mail and dashboards start here.",
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server for alert mail; unset means mail is off (states are "
+        "still recorded and shown).",
+    )
+    smtp_port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls",
+        description="`starttls` (upgrade after connecting), `ssl` (TLS from the "
+        "start, usually port 465) or `none` (plain, for a relay on loopback).",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
+    smtp_password: str | None = Field(
+        None, description="SMTP login password. Secret: use TOUCHMETRICS_SMTP_PASSWORD_FILE."
+    )
+    smtp_from: str = Field("touchmetrics@localhost", description="The From address of alert mail.")
+    smtp_timeout_seconds: float = Field(
+        10.0, gt=0, description="How long one SMTP conversation may take before it is retried."
+    )
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _objective_names(cls, value: object) -> object:
+        return named_objectives(value)
+
+    @model_validator(mode="after")
+    def _objective_channels(self) -> Settings:
+        for name, objective in self.objectives.items():
+            for channel in objective.channels or ():
+                if channel not in self.channels:
+                    raise ValueError(
+                        f"objective `{name}`: field `channels`: {channel!r} is not a declared "
+                        f"channel (declared: {', '.join(sorted(self.channels)) or 'none'})"
+                    )
+        return self
+
     @field_validator("tokens", mode="before")
     @classmethod
     def _token_list(cls, value: object) -> object:
@@ -186,12 +254,30 @@ class Settings(BaseModel):
         """Declared channel name to kind."""
         return {name: spec.kind for name, spec in self.channels.items()}
 
+    def histogram_bounds(self, histogram: str) -> tuple[float, ...]:
+        """A histogram's bucket bounds: the configured ones plus every objective threshold on it.
+
+        ``histogram`` is ``first_response``, ``response`` or ``resolution``. The thresholds
+        make PromQL's `_bucket{le=...} / _count` give an objective's share exactly.
+        """
+        configured = self.resolution_buckets if histogram == "resolution" else self.response_buckets
+        thresholds = {
+            o.within_seconds
+            for o in self.objectives.values()
+            if o.indicator == histogram and o.within_seconds is not None
+        }
+        return tuple(sorted({float(b) for b in configured} | thresholds))
+
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Parse the YAML file (``path`` or $TOUCHMETRICS_CONFIG) with the environment over it."""
     env = os.environ if env is None else env
-    path = path or env.get(ENV_PREFIX + "CONFIG")
-    data: dict[str, Any] = _read_yaml(Path(path)) if path else {}
+    data: dict[str, Any] = {}
+    if path:
+        data = _read_yaml(Path(path))
+    elif env.get(ENV_PREFIX + "CONFIG"):
+        path = env[ENV_PREFIX + "CONFIG"]
+        data = _read_yaml(Path(path), via=ENV_PREFIX + "CONFIG")
     data.update(_from_env(env))
     return parse_settings(data, source=str(path) if path else "environment")
 
@@ -201,24 +287,56 @@ def parse_settings(data: Mapping[str, Any], source: str = "settings") -> Setting
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"`{'.'.join(str(p) for p in err['loc'])}`: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"{source}: bad configuration: {problems}") from exc
 
 
-def read_yaml(path: Path, what: str, error: type[TouchmetricsError] = ConfigError) -> Any:
-    """A YAML file's content; an unreadable or malformed file raises ``error``."""
+def _problem(err: Any) -> str:
+    """One validation error: the dotted key, the rule, and a did-you-mean for a typo."""
+    loc = [str(p) for p in err["loc"]]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        known = _known_keys(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        message = f"unknown key{f'; did you mean `{close[0]}`?' if close else ''}"
+    return f"`{'.'.join(loc)}`: {message}" if loc else message
+
+
+def _known_keys(parent: list[str]) -> list[str]:
+    """The keys allowed where an unknown one was found (top level, a channel, an objective)."""
+    models: dict[str, type[BaseModel]] = {"channels": ChannelSpec, "objectives": Objective}
+    if len(parent) == 2 and parent[0] in models:
+        fields = models[parent[0]].model_fields
+    elif parent == ["chatwoot"]:
+        fields = ChatwootSettings.model_fields
+    elif not parent:
+        fields = Settings.model_fields
+    else:
+        return []
+    return [field.alias or key for key, field in fields.items()]
+
+
+def read_yaml(
+    path: Path, what: str, error: type[TouchmetricsError] = ConfigError, via: str | None = None
+) -> Any:
+    """A YAML file's content; an unreadable or malformed file raises ``error``.
+
+    ``via`` names the variable that pointed at the file, so its error says where to look.
+    """
+    named = f"{via}: " if via else ""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with path.open(encoding="utf-8") as stream:  # a stream, so YAML errors name the file
+            return yaml.safe_load(stream)
     except OSError as exc:
-        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+        raise error(f"{named}cannot read {what} {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise error(f"{named}{path}: not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from exc
+        raise error(f"{named}{path}: not valid YAML: {exc}") from exc
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    loaded = read_yaml(path, "configuration")
+def _read_yaml(path: Path, via: str | None = None) -> dict[str, Any]:
+    loaded = read_yaml(path, "configuration", via=via)
     if loaded is None:
         return {}
     if not isinstance(loaded, dict):
@@ -262,4 +380,11 @@ def settings_reference() -> str:
             default = "() (none)"
         env = "(YAML only)" if key in YAML_ONLY else f"`{ENV_PREFIX}{key.upper()}`"
         lines.append(f"| `{key}` | {env} | `{default}` | {field.description} |")
+    lines += ["", "Each entry of `objectives` (DESIGN section 11) takes:", ""]
+    lines += ["| field | default | meaning |", "| --- | --- | --- |"]
+    for key, field in Objective.model_fields.items():
+        if key == "name":
+            continue
+        default = "required" if field.is_required() else repr(field.default)
+        lines.append(f"| `{field.alias or key}` | `{default}` | {field.description} |")
     return "\n".join(lines) + "\n"

@@ -119,3 +119,41 @@ meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# One row per (objective, group): the built-in alert state machine of DESIGN section 12.
+# `version` makes every flip a compare-and-set, so two schedulers never flip one row twice.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("objective", String(64), primary_key=True),
+    Column("group_key", String(255), primary_key=True),  # "channel=bot-chat,kind=ai", "" for all
+    Column("state", String(8), nullable=False),  # ok | firing
+    Column("verdict", String(8), nullable=False),  # the last evaluation: met | breached | no_data
+    Column("breached_since", BigInteger),  # first of the current run of breached evaluations
+    Column("changed_at", BigInteger, nullable=False),  # when `state` last flipped
+    Column("evaluated_at", BigInteger, nullable=False),
+    Column("good", Integer, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("message_id", Text),  # the firing mail's Message-ID, so its resolve mail threads
+    Column("version", Integer, nullable=False),
+)
+
+# Mail queued in the same transaction as the flip that caused it; a sender job delivers it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("objective", String(64)),
+    Column("group_key", String(255)),
+    Column("kind", String(8), nullable=False),  # firing | resolved | test
+    Column("created_at", BigInteger, nullable=False),
+    Column("message_id", Text, nullable=False),
+    Column("in_reply_to", Text),
+    Column("recipients", Text, nullable=False),  # comma-separated addresses
+    Column("payload", Text, nullable=False),  # JSON: the figures at the flip, rendered at send
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Column("sent_at", BigInteger),
+    Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
+)

@@ -158,3 +158,13 @@ def test_it_writes_the_due_demo_events_to_the_store(store):
     assert sum(g["conversations_started"] for g in report["groups"]) == 3
     assert report["events"]["rejected"] == 0
     assert report["events"]["accepted"] >= 3  # an email also brings its first message at once
+
+
+def test_a_restarted_demo_writes_new_conversations_not_conflicts(store):
+    validator = Validator(store.settings)
+    for _run in range(2):  # two runs of `make run` on one store, each with the default seed
+        feed = LiveFeed(per_second=3.0)
+        feed_demo(feed, store, validator)
+    report = report_from_store(store, Query())
+    assert sum(g["conversations_started"] for g in report["groups"]) == 6
+    assert report["events"]["rejected"] == 0

@@ -55,3 +55,50 @@ def test_it_refuses_a_configuration_that_is_not_a_mapping(tmp_path: Path):
     config.write_text("- a\n- b\n")
     with pytest.raises(ConfigError, match="top level must be a mapping"):
         load_settings(config, env={})
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "says"),
+    [
+        ("databse_url: x", "`databse_url`: unknown key; did you mean `database_url`?"),
+        (
+            "channels: {chat: {knd: human}}",
+            "`channels.chat.knd`: unknown key; did you mean `kind`?",
+        ),
+        (
+            "channels: {chat: {kind: human}}\n"
+            "objectives: {o: {indicator: csat, min: 0.5, windw: 1h}}",
+            "`objectives.o.windw`: unknown key; did you mean `window`?",
+        ),
+    ],
+)
+def test_a_typo_in_a_key_gets_a_did_you_mean(tmp_path: Path, yaml_text: str, says: str):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={})
+    assert says in str(caught.value)
+
+
+def test_a_yaml_error_names_the_file_and_the_line(tmp_path: Path):
+    config = tmp_path / "broken.yaml"
+    config.write_text("channels:\n  chat: {kind: human\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={})
+    assert str(config) in str(caught.value)
+    assert "<unicode string>" not in str(caught.value)
+    assert "line 3" in str(caught.value)
+
+
+def test_a_bad_config_variable_is_reported_under_its_name(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    missing = tmp_path / "nope.yaml"
+    result = CliRunner().invoke(
+        main, ["report", "--format", "json"], env={"TOUCHMETRICS_CONFIG": str(missing)}
+    )
+    assert result.exit_code == 2
+    assert f"TOUCHMETRICS_CONFIG: cannot read configuration {missing}" in result.output
+    assert "--config" not in result.output

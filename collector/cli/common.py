@@ -12,11 +12,12 @@ from collector.settings import Settings, load_settings
 from collector.sources.jsonl import JsonLinesReader
 from collector.sources.record import Reader
 
+# No envvar here: load_settings reads $TOUCHMETRICS_CONFIG itself, so a bad value is reported
+# under the variable's name rather than as a bad `--config`.
 config_option = click.option(
     "--config",
     "config_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="TOUCHMETRICS_CONFIG",
+    type=click.Path(dir_okay=False, path_type=Path),
     help="YAML configuration (or $TOUCHMETRICS_CONFIG).",
 )
 mapping_option = click.option(
