@@ -30,7 +30,7 @@ class Prepared:
     lines: list[int] = field(default_factory=list)  # the line (or index) each row was read at
     rejections: list[Rejection] = field(default_factory=list)
     duplicates: int = 0  # repeats of an id within the batch, with the same content
-    conversations: list[Row] = field(default_factory=list)  # conversations rows
+    conversations: list[Row] = field(default_factory=list)  # conversations rows, in id order
     latest: list[dict[str, int]] = field(default_factory=list)  # per conversation row
     facts: list[Row] = field(default_factory=list)  # facts rows of those conversations
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
@@ -50,7 +50,10 @@ def prepare(batch: Batch, received: int | None = None) -> Prepared:
     by_conversation: dict[str, list[Any]] = defaultdict(list)
     for event, _raw, _line in kept:
         by_conversation[event.conversation_id].append(event)
-    for cid, events in by_conversation.items():
+    # In id order, like the events: concurrent writers then lock the conversations they
+    # share in one order, and never wait for each other in a circle.
+    for cid in sorted(by_conversation):
+        events = by_conversation[cid]
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
         out.latest.append(latest_by_channel(events, result.channel))

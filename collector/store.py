@@ -3,6 +3,11 @@
 ``Store.write_batch`` is the one way events get in. In one transaction it drops what was
 seen before, keeps the rest, replays every conversation the batch touched, swaps that
 conversation's facts and moves the all-time totals by the difference.
+
+Concurrent writers on PostgreSQL lock rows in one order, so none waits for another in a
+circle (a deadlock): events by id, then channels by name, conversations by id, the
+last-event marks by channel and the totals by cell. Each step sorts its rows; a new
+step that writes shared rows must sort them too and keep its place in this order.
 """
 
 from __future__ import annotations
@@ -58,7 +63,6 @@ class Store:
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
-        self._insert_events_sql = driver_insert(engine, t.events)
         self._insert_new_events_sql = driver_insert(
             engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
         )
@@ -83,8 +87,7 @@ class Store:
         """Commit one batch atomically and say what became of each record."""
         prepared = batch if isinstance(batch, Prepared) else prepare(batch)
         try:
-            with self.engine.begin() as conn:
-                result = self._write(conn, prepared)
+            result = self._commit(prepared)
             if not self.sqlite and self._growth.due(result.accepted):
                 self._analyze()
         except OperationalError as exc:
@@ -92,6 +95,20 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database write failed: {driver_message(exc)}") from exc
         return result
+
+    def _commit(self, prepared: Prepared) -> BatchResult:
+        """Write in one transaction; go again when another writer stored some of the same
+        ids meanwhile, so that they count as duplicates (or conflicts) this time."""
+        for _attempt in range(_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    result = self._write(conn, prepared)
+            except _Raced:
+                continue
+            # Only once committed: a rolled-back registration must be tried again.
+            self._known_channels.update(prepared.channels)
+            return result
+        raise StoreError(f"other writers kept storing the same event ids; tried {_ATTEMPTS} times")
 
     def _analyze(self) -> None:
         # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
@@ -130,10 +147,13 @@ class Store:
         if not p.rows:
             return [], None
         if not self.sqlite:
-            seen = self._stored(conn, p.rows)
-            fresh, touched = self._sorted_out(p, seen, result)
+            fresh, touched = self._sorted_out(p, self._stored(conn, p.rows), result)
+            # An id another writer inserts after the look-up makes this insert wait for that
+            # writer's commit, then skip the row. Ids in order: no two inserts wait in a circle.
             if fresh:
-                conn.exec_driver_sql(self._insert_events_sql, fresh)
+                inserted = conn.exec_driver_sql(self._insert_new_events_sql, fresh).rowcount
+                if inserted != len(fresh):
+                    raise _Raced
             return fresh, touched
         # SQLite writers take turns, so rows above the highest rowid before the insert are
         # this batch's: one look up per batch replaces one per event in the usual case,
@@ -252,7 +272,8 @@ class Store:
             conn.execute(
                 select(t.conversations.c.id)
                 .where(t.conversations.c.id.in_(chunk))
-                .order_by(t.conversations.c.id)
+                # Code point order, as Python sorts them everywhere else.
+                .order_by(t.conversations.c.id.collate("C"))
                 .with_for_update()
             ).all()
 
@@ -274,16 +295,15 @@ class Store:
 
     def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> None:
         """Remember the first kind seen for each channel (declared ones keep their own)."""
-        new = [name for name in named if name not in self._known_channels]
+        new = sorted(name for name in named if name not in self._known_channels)
         if new:
             rows = [{"name": n, "kind": named[n][0], "first_seen": named[n][1]} for n in new]
             conn.execute(self._insert(t.channels).on_conflict_do_nothing(), rows)
-            self._known_channels.update(new)
 
     def _add_totals(self, conn: Any, cells: Counter[tuple[str, str, str]]) -> None:
         rows = [
             {"channel": ch, "series": series, "label": label, "value": amount}
-            for (ch, series, label), amount in cells.items()
+            for (ch, series, label), amount in sorted(cells.items())
             if amount != 0
         ]
         if rows:
@@ -310,7 +330,7 @@ class Store:
                 ),
                 [
                     {"channel": ch, "series": "last_event", "label": "", "value": ts / 1e6}
-                    for ch, ts in latest.items()
+                    for ch, ts in sorted(latest.items())
                 ],
             )
 
@@ -406,6 +426,11 @@ _APPLIED_COLUMNS = (
 )
 
 
+class _Raced(Exception):
+    """Another writer committed some of this batch's new ids first; write it again."""
+
+
+_ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
 _HASH = Event._fields.index("content_hash")  # where an events row holds these
 _RAW = len(Event._fields)
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters

@@ -9,12 +9,18 @@ meet. Without a server the PostgreSQL variants skip, unless TOUCHMETRICS_REQUIRE
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from sqlalchemy import create_engine, text
@@ -31,6 +37,7 @@ from collector.settings import Settings, parse_settings
 from collector.store import Store
 
 REPO = Path(__file__).resolve().parent.parent
+TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]
 SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_URL = os.environ.get(
     "TOUCHMETRICS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -230,3 +237,72 @@ def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
 @pytest.fixture
 def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
+
+
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    """Poll ``check`` every 0.2 s until it is true; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {seconds}s")
+        time.sleep(0.2)
+
+
+class Service:
+    """A `touchmetrics serve` child process and the base URL it announced."""
+
+    def __init__(self, args: list[str], log: Path) -> None:
+        # stderr to a file: a pipe nobody reads would stall a server that logs a lot.
+        self.log = log
+        with log.open("wb") as err:
+            self.process = subprocess.Popen(
+                [*TOUCHMETRICS, "serve", "--port", "0", *args],
+                stdout=subprocess.PIPE, stderr=err, text=True,
+            )  # fmt: skip
+        self.url = self._announced_url()
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def _announced_url(self) -> str:
+        assert self.process.stdout is not None
+        first = self.process.stdout.readline()
+        found = re.search(r"serving on (http://\S+)", first)
+        if found is None:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"serve did not start: {first!r} {self.stderr()!r}")
+        return found.group(1)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit code and what it wrote to stderr."""
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+        return self.process.returncode, self.stderr()
+
+
+@pytest.fixture
+def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]]:
+    """Start `touchmetrics serve` processes on the test database: ``launch(*args,
+    **settings)``; every one still running is stopped at the end of the test."""
+    running: list[Service] = []
+
+    def start_service(*args: str, **settings: Any) -> Service:
+        config = tmp_path / f"serve-{len(running)}.yaml"
+        data = {"channels": CHANNELS, "database_url": database_url, **settings}
+        config.write_text(yaml.safe_dump(data))
+        service = Service(["--config", str(config), *args], tmp_path / f"serve-{len(running)}.log")
+        running.append(service)
+        return service
+
+    yield start_service
+    for service in running:
+        if service.process.poll() is None:
+            service.stop()

@@ -5,87 +5,22 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
-import httpx
 import orjson
-import pytest
 import yaml
 
 from collector.connect import make_engine
 from collector.settings import parse_settings
 from collector.store import Store
-from tests.conftest import CHANNELS
+from tests.conftest import CHANNELS, TOUCHMETRICS, Service, wait_for
 from tests.events import agent, customer, ev, start
 
-TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]
 CONVERSATION = [
     start(0, id="p1"),
     customer(1, id="p2"),
     agent(3, id="p3"),
     ev("resolved", 50, id="p4"),
 ]
-
-
-class Service:
-    """A `touchmetrics serve` child process and the base URL it announced."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.process = subprocess.Popen(
-            [*TOUCHMETRICS, "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.url = self._announced_url()
-        self.http = httpx.Client(base_url=self.url, timeout=10)
-
-    def _announced_url(self) -> str:
-        assert self.process.stdout is not None
-        first = self.process.stdout.readline()
-        found = re.search(r"serving on (http://\S+)", first)
-        if found is None:
-            self.process.kill()
-            raise AssertionError(f"serve did not start: {first!r} {self.process.stderr.read()!r}")  # type: ignore[union-attr]
-        return found.group(1)
-
-    def stop(self) -> tuple[int, str]:
-        """SIGTERM, then the exit code and what it wrote to stderr."""
-        self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
-        return self.process.returncode, err
-
-
-@pytest.fixture
-def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]]:
-    config = tmp_path / "touchmetrics.yaml"
-    config.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
-    running: list[Service] = []
-
-    def start_service(*args: str) -> Service:
-        service = Service(["--config", str(config), *args])
-        running.append(service)
-        return service
-
-    yield start_service
-    for service in running:
-        if service.process.poll() is None:
-            service.stop()
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {seconds}s")
-        time.sleep(0.2)
 
 
 def started_so_far(service: Service) -> int:
