@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import threading
 import uuid
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
 from collector.app import context, require_token
 from collector.batch import Batch, BatchResult, Rejection, add_record
-from collector.errors import InputError, InvalidEvent
+from collector.errors import InputError, InvalidEvent, StoreError
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record
@@ -61,8 +62,19 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
     }
 
 
-def _writer_turn(store: Store) -> AbstractContextManager[Any]:
-    return _SQLITE_WRITES if store.sqlite else nullcontext()
+@contextmanager
+def _writer_turn(store: Store) -> Iterator[None]:
+    """This process' turn to write to SQLite, waited for as long as a statement may wait."""
+    if not store.sqlite:
+        yield
+        return
+    limit = store.settings.database_statement_timeout_seconds
+    if not _SQLITE_WRITES.acquire(timeout=limit):
+        raise StoreError(f"database busy: no turn to write within {limit:g} s")
+    try:
+        yield
+    finally:
+        _SQLITE_WRITES.release()
 
 
 def _id_of(records: list[Record], index: int | None) -> str | None:

@@ -3,21 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, Table, create_engine, event
 
+from collector import deadlines
+from collector.deadlines import Timeouts
+
 PAGE_SIZE = 16384  # bytes per page of a new SQLite store
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: WAL and immediate write locks on SQLite."""
+DEFAULT_TIMEOUTS = Timeouts(connect=5, statement=15.0, ping=5.0)  # as Settings' defaults
+
+
+def make_engine(url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool: int = 5) -> Engine:
+    """An engine tuned for the backend: WAL and immediate write locks on SQLite; bounded
+    waits on PostgreSQL (collector.deadlines). ``pool`` connections are kept, as many
+    more opened at need."""
+    statement = timeouts.statement or DEFAULT_TIMEOUTS.statement
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": statement})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=pool, max_overflow=pool, pool_timeout=timeouts.ping
+    )
+    event.listen(engine, "do_connect", partial(_postgres_connect, timeouts))
+    return engine
+
+
+def _postgres_connect(
+    timeouts: Timeouts, _dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]
+) -> Any:
+    return deadlines.connect(timeouts, cargs, cparams)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -8,6 +8,7 @@ import signal
 import socket
 import sys
 from types import FrameType
+from typing import Any
 
 from waitress.server import TcpWSGIServer, create_server
 
@@ -16,6 +17,7 @@ from collector.database import open_store
 from collector.demo import LiveFeed
 from collector.errors import ConfigError
 from collector.jobs import maintain_rollups
+from collector.lanes import Lanes
 from collector.scheduler import build_scheduler
 from collector.settings import Settings
 
@@ -55,8 +57,7 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     store = open_store(settings)
     try:
         maintain_rollups(store)
-        server = create_server(create_app(settings, store), host=settings.http_host,
-                               port=settings.http_port, threads=settings.http_threads)  # fmt: skip
+        server = make_server(settings, create_app(settings, store))
     except OSError as exc:
         store.close()
         where = f"{settings.http_host}:{settings.http_port}"
@@ -79,10 +80,24 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
         print("touchmetrics stopped", file=sys.stderr, flush=True)
 
 
-def _bound_port(server: object) -> int:
-    """The port actually bound (port 0 asks the system for a free one)."""
+def make_server(settings: Settings, app: Any, *, port: int | None = None) -> TcpWSGIServer:
+    """waitress on the settings' address (or ``port``), with a lane of threads of its own
+    for scrapes and probes (collector.lanes)."""
+    lanes = Lanes(settings.http_threads, settings.http_probe_threads)
+    server = create_server(
+        app,
+        host=settings.http_host,
+        port=settings.http_port if port is None else port,
+        threads=settings.http_threads,
+        _dispatcher=lanes,
+    )
     # One host and one port always make a single TCP server.
     assert isinstance(server, TcpWSGIServer)
+    return server
+
+
+def _bound_port(server: TcpWSGIServer) -> int:
+    """The port actually bound (port 0 asks the system for a free one)."""
     return int(server.getsockname()[1])
 
 

@@ -56,9 +56,13 @@ EVENTS_CELL = ""  # the channel of store-wide series
 class Store:
     """Reads and writes the touchmetrics database."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, probe: Engine | None = None) -> None:
         self.engine = engine
         self.reader = engine.execution_options(touchmetrics_read=True)
+        # Scrapes and readiness probes read through this one (open_store gives it a small
+        # pool with short limits); reads of the totals are all they do.
+        self._probe_engine = probe or engine
+        self.probe = self._probe_engine.execution_options(touchmetrics_read=True)
         self.settings = settings
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
@@ -74,6 +78,7 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self._probe_engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -335,10 +340,11 @@ class Store:
             )
 
     @contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """A read-only connection; database errors become StoreError."""
+    def _reading(self, probe: bool = False) -> Iterator[Any]:
+        """A read-only connection (of the probe engine if asked); database errors become
+        StoreError."""
         try:
-            with self.reader.connect() as conn:
+            with (self.probe if probe else self.reader).connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
@@ -370,9 +376,9 @@ class Store:
             row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
         return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
 
-    def channel_kinds(self) -> dict[str, str]:
+    def channel_kinds(self, *, probe: bool = False) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
-        with self._reading() as conn:
+        with self._reading(probe) as conn:
             seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
         seen.update(self.settings.channel_kinds())
         return seen
@@ -389,9 +395,9 @@ class Store:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 yield tuple(row)
 
-    def totals(self) -> dict[tuple[str, str, str], float]:
+    def totals(self, *, probe: bool = False) -> dict[tuple[str, str, str], float]:
         """The all-time totals, by (channel, series, label)."""
-        with self._reading() as conn:
+        with self._reading(probe) as conn:
             return {
                 (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
             }

@@ -8,12 +8,16 @@ meet. Without a server the PostgreSQL variants skip, unless TOUCHMETRICS_REQUIRE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -189,16 +193,12 @@ class LiveServer:
     def __init__(self, settings: Settings, store: Store | None = None) -> None:
         import threading
 
-        import httpx
-        from waitress.server import create_server
-
         from collector.app import create_app
+        from collector.server import make_server
 
         self.settings = settings
         self.store = store or Store(make_engine(settings.database_url), settings)
-        self.server = create_server(
-            create_app(settings, self.store), host="127.0.0.1", port=0, threads=4
-        )
+        self.server = make_server(settings, create_app(settings, self.store), port=0)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -306,3 +306,87 @@ def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]
     for service in running:
         if service.process.poll() is None:
             service.stop()
+
+
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+class StallingProxy:
+    """A TCP proxy on loopback that can stop forwarding while it keeps every socket open:
+    a database server that is there and never answers (a black hole). New connections are
+    still accepted, and held, while it is stalled."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._stalled = threading.Event()
+        self._closing = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.listener, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def url(self, database_url: str) -> str:
+        """``database_url`` through this proxy."""
+        proxied = make_url(database_url).set(host="127.0.0.1", port=self.port)
+        return proxied.render_as_string(hide_password=False)
+
+    def stall(self) -> None:
+        self._stalled.set()
+
+    def resume(self) -> None:
+        """Forward new connections again (the stalled ones stay stalled)."""
+        self._stalled.clear()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(timeout=5)
+        for sock in [self.listener, *self.held]:
+            sock.close()
+
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            for key, _ in self._selector.select(timeout=0.05):
+                if key.data is None:
+                    self._accept()
+                elif not self._stalled.is_set():
+                    self._forward(key.fileobj, key.data)  # type: ignore[arg-type]
+            if self._stalled.is_set():
+                # Stop reading anything, keep everything open.
+                for key in list(self._selector.get_map().values()):
+                    if key.data is not None:
+                        self._selector.unregister(key.fileobj)
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        self.held.append(client)
+        if self._stalled.is_set():
+            return
+        upstream = socket.create_connection(self.target)
+        self.held.append(upstream)
+        self._selector.register(client, selectors.EVENT_READ, upstream)
+        self._selector.register(upstream, selectors.EVENT_READ, client)
+
+    def _forward(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+            if data:
+                sink.sendall(data)
+                return
+        except OSError:
+            pass
+        for sock in (source, sink):  # one side closed: close the pair
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(sock)
+            sock.close()
+
+
+@pytest.fixture
+def stalling_proxy(database_url: str) -> Iterator[StallingProxy]:
+    """A StallingProxy to the test's PostgreSQL server."""
+    url = make_url(database_url)
+    proxy = StallingProxy((url.host or "127.0.0.1", url.port or 5432))
+    yield proxy
+    proxy.close()

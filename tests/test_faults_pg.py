@@ -4,14 +4,19 @@ a lost scheduler lock, and probes under load. Real `serve` processes, real HTTP 
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
-from tests.conftest import Service
+from tests.conftest import POSTGRES_ONLY, Service, StallingProxy, wait_for
 from tests.events import BASE
 
 WRITERS = 4
@@ -97,3 +102,123 @@ def test_the_same_events_posted_by_several_clients_at_once_count_as_duplicates(
         assert sum(g["duplicates"] for g in got) == (WRITERS - 1) * len(events)
         assert [g["rejected"] for g in got] == [[]] * WRITERS
     assert accepted_total(service) == 8 * 60
+
+
+@contextmanager
+def writes_held(database_url: str) -> Iterator[None]:
+    """Hold what every write needs, from outside the service, until the block ends: the
+    SQLite write lock, or on PostgreSQL the totals table (reads go on)."""
+    if database_url.startswith("sqlite"):
+        conn = sqlite3.connect(make_url(database_url).database or "", isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("LOCK TABLE rollups IN EXCLUSIVE MODE"))
+            yield
+    finally:
+        engine.dispose()
+
+
+def batch_of(tag: str, size: int = 20) -> list[dict[str, Any]]:
+    return [
+        {"id": f"{tag}-{i}", "conversation_id": f"{tag}-{i % 4}", "type": "message",
+         "author": "customer", "timestamp": BASE + i}
+        for i in range(size)
+    ]  # fmt: skip
+
+
+class Posting(threading.Thread):
+    """One POST in the background, timed."""
+
+    def __init__(self, service: Service, body: list[dict[str, Any]]) -> None:
+        super().__init__(daemon=True)
+        self.service, self.body = service, body
+        self.answer: httpx.Response | None = None
+        self.seconds = 0.0
+        self.start()
+
+    def run(self) -> None:
+        began = time.monotonic()
+        with httpx.Client(base_url=self.service.url, timeout=30) as client:
+            self.answer = client.post("/api/v1/events", json=self.body)
+        self.seconds = time.monotonic() - began
+
+
+def timed_get(service: Service, path: str) -> tuple[int, float]:
+    began = time.monotonic()
+    with httpx.Client(base_url=service.url, timeout=10) as client:
+        status = client.get(path).status_code
+    return status, time.monotonic() - began
+
+
+def test_scrapes_and_probes_answer_while_every_server_thread_waits_to_write(
+    launch: Callable[..., Service], database_url: str
+):
+    service = launch("--no-scheduler", http_threads=WRITERS, database_statement_timeout_seconds=8)
+    assert service.http.post("/api/v1/events", json=batch_of("before")).status_code == 200
+    with writes_held(database_url):
+        posts = [Posting(service, batch_of(f"held-{w}")) for w in range(WRITERS)]
+        time.sleep(0.5)  # every server thread is now in a write
+        for path in ("/metrics", "/healthz", "/readyz"):
+            status, seconds = timed_get(service, path)
+            assert (status, seconds < 1) == (200, True), (path, seconds)
+        assert all(post.answer is None for post in posts)
+    for post in posts:
+        post.join(timeout=20)
+        assert post.answer is not None and post.answer.status_code == 200
+    assert accepted_total(service) == 20 * (WRITERS + 1)
+
+
+@POSTGRES_ONLY
+def test_a_black_holed_database_answers_503_within_seconds_while_healthz_stays_up(
+    launch: Callable[..., Service], database_url: str, stalling_proxy: StallingProxy
+):
+    service = launch(
+        "--no-scheduler",
+        database_url=stalling_proxy.url(database_url),
+        database_connect_timeout_seconds=2,
+        database_statement_timeout_seconds=2,
+        probe_timeout_seconds=1,
+    )
+    assert service.http.post("/api/v1/events", json=batch_of("before")).status_code == 200
+    with writes_held(database_url):
+        in_flight = Posting(service, batch_of("in-flight"))  # waits on the held table
+        time.sleep(0.5)
+        stalling_proxy.stall()  # the server's own timeout error cannot come back now
+        posts = [in_flight, *(Posting(service, batch_of(f"late-{w}")) for w in range(3))]
+        status, seconds = timed_get(service, "/healthz")
+        assert (status, seconds < 1) == (200, True), seconds
+        status, seconds = timed_get(service, "/readyz")
+        assert (status, seconds < 2) == (503, True), seconds
+        for post in posts:
+            post.join(timeout=30)
+            assert post.answer is not None and post.answer.status_code == 503
+            assert post.answer.headers["Retry-After"] == "5"
+            assert post.seconds < 8, post.seconds
+        status, seconds = timed_get(service, "/metrics")
+        assert (status, seconds < 8) == (503, True), seconds
+    stalling_proxy.resume()
+    wait_for(lambda: timed_get(service, "/readyz")[0] == 200, seconds=15)
+    retried = service.http.post("/api/v1/events", json=batch_of("in-flight"))
+    assert retried.json()["accepted"] == 20  # the stalled write left nothing behind
+
+
+def test_a_write_kept_waiting_past_the_statement_timeout_answers_503_and_writes_nothing(
+    launch: Callable[..., Service], database_url: str
+):
+    service = launch("--no-scheduler", database_statement_timeout_seconds=1)
+    with writes_held(database_url):
+        posts = [Posting(service, batch_of(f"kept-{w}")) for w in range(2)]
+        for post in posts:
+            post.join(timeout=30)
+            assert post.answer is not None and post.answer.status_code == 503, post.answer
+            assert post.answer.headers["Retry-After"] == "5"
+            assert post.seconds < 6, post.seconds
+    assert service.http.post("/api/v1/events", json=batch_of("kept-0")).json()["accepted"] == 20

@@ -63,12 +63,13 @@ class Snapshot:
 EMPTY = Snapshot({}, {})
 
 
-def read_snapshot(store: Store) -> Snapshot:
-    """Read the rollups and channel kinds; the store raises StoreError when it cannot."""
+def read_snapshot(store: Store, *, probe: bool = False) -> Snapshot:
+    """Read the rollups and channel kinds (through the store's probe engine for a scrape);
+    the store raises StoreError when it cannot."""
     # Totals first: a channel is registered in the same transaction that first counts
     # it, so kinds read afterwards always cover every channel the totals name.
-    totals = store.totals()
-    kinds = store.channel_kinds()
+    totals = store.totals(probe=probe)
+    kinds = store.channel_kinds(probe=probe)
     return Snapshot(totals, kinds)
 
 
@@ -89,7 +90,7 @@ class TouchmetricsCollector:
         return iter(self._families(EMPTY))
 
     def collect(self) -> Iterator[Metric]:
-        return iter(self._families(read_snapshot(self.store)))
+        return iter(self._families(read_snapshot(self.store, probe=True)))
 
     def _families(self, snap: Snapshot) -> list[Metric]:
         channels = snap.channels()
