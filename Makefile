@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var touchmetrics.db touchmetrics.db-wal touchmetrics.db-shm touchmetrics.db.scheduler.lock .pytest_cache .mypy_cache .ruff_cache .hypothesis

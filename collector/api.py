@@ -128,6 +128,6 @@ def summary() -> Response | tuple[Response, int]:
             args.get("channel"),
             args.get("kind"),
         )
+        return jsonify(report_from_store(context().store, query))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
-    return jsonify(report_from_store(context().store, query))

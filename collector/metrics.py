@@ -41,7 +41,10 @@ def wilson(successes: int, n: int, z: float = Z95) -> list[float] | None:
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return [max(0.0, centre - half), min(1.0, centre + half)]
+    # At 0 of n (n of n) the bound is exactly 0 (1); rounding would leave 1.4e-20 behind.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return [low, high]
 
 
 def rate(successes: int, n: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,13 +48,22 @@ def _instant(name: str, text: str | None) -> int | None:
 
 def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     window = query.window
+    kinds = store.channel_kinds()
+    known_channel(query, kinds)
     return build_report(
         store.facts(window.start, window.end),
-        store.channel_kinds(),
+        kinds,
         store.settings.channels,
         query,
         store.event_counts(),
     )
+
+
+def known_channel(query: Query, kinds: Mapping[str, str]) -> None:
+    """Refuse a channel filter that names no channel, rather than answer with nothing."""
+    if query.channel is not None and query.channel not in kinds:
+        known = ", ".join(sorted(kinds)) or "none yet"
+        raise BadQuery(f"`channel`: no channel named {query.channel!r} (known: {known})")
 
 
 def report_from_files(
@@ -64,4 +73,5 @@ def report_from_files(
 
     log = read_files(Validator(settings), inputs)
     kinds = {**log.kinds, **settings.channel_kinds()}
+    known_channel(query, kinds)
     return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())

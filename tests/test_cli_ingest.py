@@ -11,13 +11,13 @@ import yaml
 from click.testing import CliRunner
 
 from collector.cli import main
-from tests.conftest import CHANNELS
+from tests.conftest import CHANNELS, REPO
 from tests.events import CONVERSATION, start
 
 
 @pytest.fixture
 def cli():
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "240"})  # a wide terminal: channels side by side
 
     def invoke(*args: str | Path):
         return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
@@ -198,3 +198,53 @@ def test_it_counts_records_not_lines(cli, config_file, tmp_path):
     )
     result = json.loads(cli("ingest", "--config", config_file, "--json", log).stdout)
     assert (result["records"], result["accepted"]) == (3, 3)
+
+
+def test_a_table_too_wide_for_the_terminal_lists_channels_as_rows(tmp_path: Path):
+    many = {f"line-{n:02d}": {"kind": "human"} for n in range(18)} | {"bot": {"kind": "ai"}}
+    config = tmp_path / "many.yaml"
+    config.write_text(yaml.safe_dump({"channels": many}))
+    log = jsonl(tmp_path / "log.jsonl", [
+        {"id": "a", "conversation_id": "c", "type": "conversation_started", "timestamp": 0,
+         "channel": "bot"},
+        {"id": "b", "conversation_id": "c", "type": "resolved", "timestamp": 5},
+    ])  # fmt: skip
+    runner = CliRunner(env={"COLUMNS": "100"})
+    out = runner.invoke(main, ["report", "--config", str(config), str(log)]).stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert sum(line.startswith("│ line-") for line in lines) == 18
+    bot = next(line for line in lines if line.startswith("│ bot (ai)"))
+    assert "100.0%" in bot
+    assert "[21–100]" in out  # rich wraps the interval under its value when space is short
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--channel", "nope"], "no channel named 'nope'"),
+        (["--from", "2026-11-02", "--to", "2026-11-01"], "`to` must be after `from`"),
+        (["--from", "yesterday"], "`from`"),
+    ],
+)
+def test_a_report_that_would_silently_show_nothing_is_a_usage_error(
+    cli, offline_config, tmp_path, args, says
+):
+    log = jsonl(tmp_path / "log.jsonl", CONVERSATION)
+    result = CliRunner().invoke(main, ["report", "--config", str(offline_config), str(log), *args])
+    assert result.exit_code == 2
+    assert says in result.output
+
+
+def test_make_run_and_the_command_line_share_one_default_database():
+    from collector.settings import Settings, load_settings
+
+    demo = load_settings(REPO / "examples" / "demo.yaml", env={})
+    assert demo.database_url == Settings.model_fields["database_url"].default
+
+
+def test_a_hint_to_list_the_quarantine_carries_the_config_it_needs(cli, config_file, tmp_path):
+    log = tmp_path / "bad.jsonl"
+    log.write_text('{"type": "message"}\n')
+    result = cli("ingest", "--config", config_file, log)
+    assert f"`touchmetrics quarantine list --config {config_file}`" in result.stderr

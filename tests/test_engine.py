@@ -222,3 +222,12 @@ def test_it_takes_the_topic_from_the_last_event_that_names_one(offline_settings)
         agent(2, attributes={"agent_id": "a7"}),
     ]
     assert replay([validator.validate(e) for e in events]).topic == "refunds"
+
+
+def test_a_wilson_bound_at_none_or_all_is_exactly_zero_or_one():
+    from collector.metrics import wilson
+
+    assert wilson(0, 1000)[0] == 0.0
+    assert wilson(1000, 1000)[1] == 1.0
+    low, high = wilson(0, 7)
+    assert (low, round(high, 4)) == (0.0, 0.3543)

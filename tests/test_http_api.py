@@ -160,3 +160,10 @@ def test_it_serves_openmetrics_when_the_scraper_asks(live):
     plain = live.http.get("/metrics")
     assert plain.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     assert 'touchmetrics_conversations_started_total{channel="chat",kind="human"} 0.0' in plain.text
+
+
+def test_a_summary_of_an_unknown_channel_is_refused_naming_it(live):
+    answer = live.http.get("/api/v1/summary", params={"channel": "nope"})
+    assert answer.status_code == 400
+    assert "no channel named 'nope'" in answer.json()["error"]
+    assert "bot-chat" in answer.json()["error"]  # the known ones are listed

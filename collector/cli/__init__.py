@@ -6,7 +6,8 @@ from __future__ import annotations
 import click
 
 from collector import __version__
-from collector.cli.data import ingest, quarantine, report
+from collector.cli.data import ingest, report
+from collector.cli.quarantine import quarantine
 from collector.cli.service import config, db, demo, scheduler, serve
 
 

@@ -36,6 +36,11 @@ class Abort(click.ClickException):
         return self.message
 
 
+def command(words: str, config_path: Path | None) -> str:
+    """A touchmetrics command line to suggest, with the --config the user gave to this one."""
+    return f"touchmetrics {words}" + (f" --config {config_path}" if config_path else "")
+
+
 def load(config_path: Path | None) -> Settings:
     try:
         return load_settings(config_path)

@@ -1,7 +1,8 @@
-"""Commands on data: ingest, report and the quarantine."""
+"""Commands on data: ingest and report."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,16 @@ from typing import Any
 import click
 import orjson
 
-from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
+from collector.cli.common import (
+    Abort,
+    command,
+    config_option,
+    load,
+    mapping_option,
+    reader_for,
+)
 from collector.errors import TouchmetricsError
-from collector.metrics import GROUPINGS, Query, Window, parse_instant
+from collector.metrics import GROUPINGS, Query
 from collector.schema import Validator
 from exporters.report import FORMATS, render
 
@@ -55,7 +63,7 @@ def ingest(
     if as_json:
         click.echo(orjson.dumps(total.as_dict(), option=orjson.OPT_INDENT_2).decode())
     else:
-        _print_rejections(total)
+        _print_rejections(total, config_path)
     if strict and total.rejected:
         sys.exit(1)
 
@@ -68,7 +76,7 @@ def _summary_line(path: Path, s: Any) -> str:
     )
 
 
-def _print_rejections(total: Any) -> None:
+def _print_rejections(total: Any, config_path: Path | None) -> None:
     if not total.rejected:
         return
     click.echo("rejected by reason:", err=True)
@@ -77,7 +85,7 @@ def _print_rejections(total: Any) -> None:
     click.echo("first rejections:", err=True)
     for example in total.examples:
         click.echo(f"  {example}", err=True)
-    click.echo("see them all with `touchmetrics quarantine list`", err=True)
+    click.echo(f"see them all with `{command('quarantine list', config_path)}`", err=True)
 
 
 class _progress:
@@ -116,70 +124,21 @@ def report(
     group_by: str, channel: str | None, kind: str | None, files: tuple[Path, ...],
 ) -> None:  # fmt: skip
     """Print the report, from the database or, given FILES, straight from them."""
+    from collector.reporting import BadQuery, parse_query
+
     settings = load(config_path)
-    query = Query(_window(start, end), group_by, channel, kind)
+    try:
+        query = parse_query(start, end, group_by, channel, kind)
+    except BadQuery as exc:
+        raise click.UsageError(str(exc)) from exc
     try:
         result = (
             _from_files(settings, query, files, mapping) if files else _from_store(settings, query)
         )
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
-    click.echo(render(result, fmt), nl=False)
-
-
-def _window(start: str | None, end: str | None) -> Window:
-    try:
-        return Window(parse_instant(start) if start else None, parse_instant(end) if end else None)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
-
-
-@click.group()
-def quarantine() -> None:
-    """Records that were rejected, with their position and reason."""
-
-
-@quarantine.command("list")
-@config_option
-@click.option("--limit", type=int, default=50, show_default=True)
-def quarantine_list(config_path: Path | None, limit: int) -> None:
-    """Show rejected records, oldest first."""
-    from collector.database import open_store
-
-    try:
-        with open_store(load(config_path)) as store:
-            rows = store.quarantined(limit)
-    except TouchmetricsError as exc:
-        raise Abort(str(exc)) from exc
-    for row in rows:
-        click.echo(f"{row.position}: {row.reason}\n    {row.raw[:200]}")
-    if not rows:
-        click.echo("the quarantine is empty", err=True)
-
-
-@quarantine.command("export")
-@config_option
-@click.option(
-    "-o", "--output", type=click.File("w"), default="-", help="File to write (default stdout)."
-)
-def quarantine_export(config_path: Path | None, output: Any) -> None:
-    """Write every rejected record as JSON Lines: source, position, reason, raw."""
-    from collector.database import open_store
-
-    try:
-        with open_store(load(config_path)) as store:
-            rows = store.quarantined()
-    except TouchmetricsError as exc:
-        raise Abort(str(exc)) from exc
-    for row in rows:
-        item = {
-            "id": row.id,
-            "source": row.source,
-            "position": row.position,
-            "reason": row.reason,
-            "raw": row.raw,
-        }
-        output.write(orjson.dumps(item).decode() + "\n")
+    width = shutil.get_terminal_size((160, 24)).columns  # $COLUMNS, the terminal, or 160
+    click.echo(render(result, fmt, width), nl=False)
 
 
 def _from_store(settings: Any, query: Query) -> dict[str, Any]:

@@ -14,10 +14,11 @@ DISTRIBUTIONS = ("first_response_seconds", "response_seconds", "resolution_secon
 RATES = ("resolution_rate", "escalation_rate", "abandonment_rate")
 
 
-def render(report: dict[str, Any], fmt: str) -> str:
+def render(report: dict[str, Any], fmt: str, width: int = 160) -> str:
+    """The report in a format; ``width`` is the terminal's, for the table."""
     renderers: dict[str, Callable[[dict[str, Any]], str]] = {
         "json": render_json,
-        "table": render_table,
+        "table": lambda r: render_table(r, width),
         "csv": render_csv,
         "markdown": render_markdown,
     }
@@ -72,8 +73,17 @@ def _heading(report: dict[str, Any], group: dict[str, Any]) -> str:
 def _pct(r: dict[str, Any]) -> str:
     if r["value"] is None:
         return "–"
-    low, high = r["ci95"]
-    return f"{100 * r['value']:.1f}% [{100 * low:.0f}–{100 * high:.0f}] n={r['n']}"
+    return f"{100 * r['value']:.1f}% [{interval(r['ci95'])}] n={r['n']}"
+
+
+def interval(ci95: list[float]) -> str:
+    """An interval in percent, with as many decimals as it takes for its ends to differ."""
+    low, high = (100 * bound for bound in ci95)
+    for decimals in range(3):
+        text_low, text_high = f"{low:.{decimals}f}", f"{high:.{decimals}f}"
+        if text_low != text_high:
+            break
+    return f"{text_low}–{text_high}"
 
 
 def _secs(value: float | None) -> str:
@@ -95,7 +105,8 @@ def _dist(d: dict[str, Any]) -> str:
 def _csat(c: dict[str, Any]) -> str:
     if c["value"] is None:
         return "–"
-    return f"{100 * c['value']:.1f}% · {c['mean_score']:.2f}/5 (n={c['responses']})"
+    # The mean is of scores rescaled to 1–5 (DESIGN section 3), whatever scale was asked.
+    return f"{100 * c['value']:.1f}% · mean {c['mean_score']:.2f} on 1–5 (n={c['responses']})"
 
 
 ROWS: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
@@ -132,17 +143,54 @@ def _footer(report: dict[str, Any]) -> str:
     return text
 
 
-def render_table(report: dict[str, Any]) -> str:
+COMPACT: tuple[tuple[str, Callable[[dict[str, Any]], str]], ...] = (
+    ("started", lambda g: str(g["conversations_started"])),
+    ("ended", lambda g: str(g["segments"]["ended"])),
+    ("resolved", lambda g: _short_pct(g["resolution_rate"])),
+    ("escalated", lambda g: _short_pct(g["escalation_rate"])),
+    ("abandoned", lambda g: _short_pct(g["abandonment_rate"])),
+    ("first response p50 · p90", lambda g: _short_dist(g["first_response_seconds"])),
+    ("CSAT (n)", lambda g: _short_csat(g["csat"])),
+    ("reopened", lambda g: str(g["reopened"])),
+)
+
+
+def _short_pct(r: dict[str, Any]) -> str:
+    return "–" if r["value"] is None else f"{100 * r['value']:.1f}% [{interval(r['ci95'])}]"
+
+
+def _short_dist(d: dict[str, Any]) -> str:
+    return "–" if not d["n"] else f"{_secs(d['p50'])} · {_secs(d['p90'])}"
+
+
+def _short_csat(c: dict[str, Any]) -> str:
+    return "–" if c["value"] is None else f"{100 * c['value']:.1f}% ({c['responses']})"
+
+
+def render_table(report: dict[str, Any], width: int = 160) -> str:
+    """A terminal table ``width`` columns wide at most.
+
+    Groups are columns while they fit side by side; beyond that each group is a row with the
+    headline figures, so 68 channels still read as a list rather than a 2,000-column wall.
+    """
     from rich.console import Console
     from rich.table import Table
 
     header, body = _matrix(report)
+    wide = 30 + 34 * (len(header) - 1)
     table = Table(title=f"touchmetrics by {report['group_by']}", title_justify="left")
-    for index, name in enumerate(header):
-        table.add_column(name, justify="left" if index == 0 else "right")
-    for row in body:
-        table.add_row(*row)
-    console = Console(file=io.StringIO(), width=max(100, 30 + 34 * (len(header) - 1)))
+    if wide <= width:
+        for index, name in enumerate(header):
+            table.add_column(name, justify="left" if index == 0 else "right")
+        for row in body:
+            table.add_row(*row)
+    else:
+        table.add_column(report["group_by"], justify="left")
+        for name, _cell in COMPACT:
+            table.add_column(name, justify="right")
+        for group in _ordered(report):
+            table.add_row(_heading(report, group), *(cell(group) for _n, cell in COMPACT))
+    console = Console(file=io.StringIO(), width=min(width, max(100, wide)))
     console.print(table)
     console.print(_footer(report))
     out = console.file
