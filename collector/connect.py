@@ -17,10 +17,12 @@ PAGE_SIZE = 16384  # bytes per page of a new SQLite store
 DEFAULT_TIMEOUTS = Timeouts(connect=5, statement=15.0, ping=5.0)  # as Settings' defaults
 
 
-def make_engine(url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool: int = 5) -> Engine:
+def make_engine(
+    url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool: int = 5, autocommit: bool = False
+) -> Engine:
     """An engine tuned for the backend: WAL and immediate write locks on SQLite; bounded
     waits on PostgreSQL (collector.deadlines). ``pool`` connections are kept, as many
-    more opened at need."""
+    more opened at need; ``autocommit`` spares PostgreSQL reads their BEGIN and ROLLBACK."""
     statement = timeouts.statement or DEFAULT_TIMEOUTS.statement
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": statement})
@@ -28,7 +30,12 @@ def make_engine(url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool: int = 
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(
-        url, pool_pre_ping=True, pool_size=pool, max_overflow=pool, pool_timeout=timeouts.ping
+        url,
+        pool_pre_ping=True,
+        pool_size=pool,
+        max_overflow=pool,
+        pool_timeout=timeouts.ping,
+        isolation_level="AUTOCOMMIT" if autocommit else None,
     )
     event.listen(engine, "do_connect", partial(_postgres_connect, timeouts))
     return engine

@@ -75,6 +75,9 @@ def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store
     # Scrapes and probes get a small pool of their own with short limits, so they never
     # wait for a connection behind writes and reports, nor longer than a probe should.
     probe = make_engine(
-        settings.database_url, probe_timeouts_of(settings), pool=settings.http_probe_threads
+        settings.database_url,
+        probe_timeouts_of(settings),
+        pool=settings.http_probe_threads,
+        autocommit=True,
     )
     return Store(engine, settings, probe=probe)

@@ -53,9 +53,10 @@ class AnsweringConnection(psycopg.Connection[Any]):
             ) from None
 
     def _limit(self) -> float | None:
-        # SQLAlchemy's pool pings in autocommit mode, the only thing on these connections
-        # that does: a live server answers a ping at once, so it gets the short limit and
-        # a dead one is found before a request waits the whole statement limit.
+        # SQLAlchemy's pool pings in autocommit mode: a live server answers a ping at once,
+        # so it gets the short limit, and a dead one is found before a request waits the
+        # whole statement limit. Otherwise only the probe engine works in autocommit, and
+        # its limits for a ping and a statement are the same.
         return self.ping_timeout if self.autocommit else self.answer_timeout
 
 

@@ -376,10 +376,13 @@ class Store:
             row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
         return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
 
-    def channel_kinds(self, *, probe: bool = False) -> dict[str, str]:
+    def channel_kinds(self) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
-        with self._reading(probe) as conn:
-            seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
+        with self._reading() as conn:
+            return self._kinds(conn)
+
+    def _kinds(self, conn: Any) -> dict[str, str]:
+        seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
         seen.update(self.settings.channel_kinds())
         return seen
 
@@ -395,12 +398,22 @@ class Store:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 yield tuple(row)
 
-    def totals(self, *, probe: bool = False) -> dict[tuple[str, str, str], float]:
+    def totals(self) -> dict[Cell, float]:
         """The all-time totals, by (channel, series, label)."""
+        with self._reading() as conn:
+            return self._totals(conn)
+
+    def _totals(self, conn: Any) -> dict[Cell, float]:
+        return {(r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))}
+
+    def snapshot(self, *, probe: bool = False) -> tuple[dict[Cell, float], dict[str, str]]:
+        """The totals and the channel kinds on one connection (the probe engine's if asked):
+        a scrape's every round trip to the database is one more wait for its thread."""
         with self._reading(probe) as conn:
-            return {
-                (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
-            }
+            # Totals first: a channel is registered in the same transaction that first
+            # counts it, so kinds read afterwards always cover every channel they name.
+            totals = self._totals(conn)
+            return totals, self._kinds(conn)
 
     def event_counts(self) -> dict[str, int]:
         totals = self.totals()

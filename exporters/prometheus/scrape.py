@@ -66,10 +66,7 @@ EMPTY = Snapshot({}, {})
 def read_snapshot(store: Store, *, probe: bool = False) -> Snapshot:
     """Read the rollups and channel kinds (through the store's probe engine for a scrape);
     the store raises StoreError when it cannot."""
-    # Totals first: a channel is registered in the same transaction that first counts
-    # it, so kinds read afterwards always cover every channel the totals name.
-    totals = store.totals(probe=probe)
-    kinds = store.channel_kinds(probe=probe)
+    totals, kinds = store.snapshot(probe=probe)
     return Snapshot(totals, kinds)
 
 
