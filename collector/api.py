@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from collector.app import context, require_token
 from collector.batch import Batch, BatchResult, Rejection, add_record
@@ -117,8 +117,9 @@ def post_webhook(platform: str) -> Any:
 
 
 @api.get("/summary")
-def summary() -> Response | tuple[Response, int]:
-    """The report of DESIGN section 4 for the query's window, grouping and filters."""
+def summary() -> Any:
+    """The report of DESIGN section 4 for the query's window, grouping and filters;
+    503 while summary_concurrency others are being computed."""
     args = request.args
     try:
         query = parse_query(
@@ -128,6 +129,15 @@ def summary() -> Response | tuple[Response, int]:
             args.get("channel"),
             args.get("kind"),
         )
-        return jsonify(report_from_store(context().store, query))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
+    ctx = context()
+    if not ctx.summaries.acquire(blocking=False):
+        busy = f"busy: {ctx.settings.summary_concurrency} summaries are being computed"
+        return jsonify(error=f"{busy}; retry later"), 503, {"Retry-After": "5"}
+    try:
+        return jsonify(report_from_store(ctx.store, query))
+    except BadQuery as exc:
+        return jsonify(error=str(exc)), 400
+    finally:
+        ctx.summaries.release()

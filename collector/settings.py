@@ -168,6 +168,14 @@ class Settings(BaseModel):
         description="Server threads kept for GET /metrics, /healthz and /readyz, apart from "
         "http_threads, so scrapes and probes never queue behind writes and reports.",
     )
+    summary_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Most GET /api/v1/summary reports computed at once; more answer 503 with "
+        "Retry-After. Each reads every fact of its window, so several at once took the "
+        "server threads writes need and slowed scrapes.",
+    )
     probe_timeout_seconds: float = Field(
         3.0,
         gt=0,

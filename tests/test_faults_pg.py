@@ -144,11 +144,13 @@ def batch_of(tag: str, size: int = 20) -> list[dict[str, Any]]:
 
 
 class Posting(threading.Thread):
-    """One POST in the background, timed."""
+    """One request in the background, timed: a POST of ``body``, or a GET of ``path``."""
 
-    def __init__(self, service: Service, body: list[dict[str, Any]]) -> None:
+    def __init__(
+        self, service: Service, body: list[dict[str, Any]] | None, path: str = "/api/v1/events"
+    ) -> None:
         super().__init__(daemon=True)
-        self.service, self.body = service, body
+        self.service, self.body, self.path = service, body, path
         self.answer: httpx.Response | None = None
         self.seconds = 0.0
         self.start()
@@ -156,7 +158,10 @@ class Posting(threading.Thread):
     def run(self) -> None:
         began = time.monotonic()
         with httpx.Client(base_url=self.service.url, timeout=30) as client:
-            self.answer = client.post("/api/v1/events", json=self.body)
+            if self.body is None:
+                self.answer = client.get(self.path)
+            else:
+                self.answer = client.post(self.path, json=self.body)
         self.seconds = time.monotonic() - began
 
 
@@ -346,3 +351,30 @@ def test_a_scheduler_stops_cleanly_on_sigterm_after_its_connection_died(
     code, err = scheduler.stop()
     assert (code, "Traceback" in err) == (0, False), err
     assert "touchmetrics scheduler stopped" in err
+
+
+@POSTGRES_ONLY
+def test_summaries_beyond_the_limit_answer_503_at_once_while_probes_go_on(
+    launch: Callable[..., Service], database_url: str
+):
+    service = launch("--no-scheduler", summary_concurrency=2)
+    assert service.http.post("/api/v1/events", json=batch_of("before")).status_code == 200
+    engine = create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("LOCK TABLE facts IN ACCESS EXCLUSIVE MODE"))  # summaries wait
+            slow = [Posting(service, None, "/api/v1/summary") for _ in range(2)]
+            time.sleep(0.5)
+            began = time.monotonic()
+            third = service.http.get("/api/v1/summary")
+            assert (third.status_code, third.headers.get("Retry-After")) == (503, "5")
+            assert time.monotonic() - began < 1
+            assert "busy" in third.json()["error"]
+            for path in ("/healthz", "/metrics"):
+                status, seconds = timed_get(service, path)
+                assert (status, seconds < 1) == (200, True), (path, seconds)
+    finally:
+        engine.dispose()
+    for request in slow:
+        request.join(timeout=20)
+        assert request.answer is not None and request.answer.status_code == 200
