@@ -51,8 +51,9 @@ def cli() -> str:
     return str(CLI) if CLI.exists() else f"{sys.executable} -m collector.cli"
 
 
-def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
-    """Run ``touchmetrics ARGS`` and measure it; stop the benchmark if it fails."""
+def run(args: Sequence[str], env: Mapping[str, str] | None = None, ok: Sequence[int] = (0,)) -> Run:
+    """Run ``touchmetrics ARGS`` and measure it; stop the benchmark if it exits with
+    another code than ``ok`` (a check that fails exits 1 on purpose)."""
     command = [*cli().split(), *args]
     child_env = {**os.environ, **(env or {})}
     with open(OUT / "last-stderr.txt", "wb") as errors:
@@ -67,7 +68,7 @@ def run(args: Sequence[str], env: Mapping[str, str] | None = None) -> Run:
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         detail = (OUT / "last-stderr.txt").read_text(errors="replace")[-2000:]
         raise SystemExit(f"failed ({proc.returncode}): {' '.join(command)}\n{detail}")
     # ru_maxrss is in KiB on Linux; it is the largest single process of the tree.

@@ -34,6 +34,8 @@ REPLY = {
 }
 QUEUE = {"chat": (60, 1.0), "phone": (90, 1.1), "email": (4 * 3600, 1.0)}
 HANDOFF = {"bot-chat": "chat", "voice-bot": "phone"}
+BOT_ABANDONS = 0.10  # the share of bot conversations the customer gives up on
+BOT_ESCALATES_BELOW = 0.45  # rolls in [0.10, 0.45) hand off: the bot resolves the other 55 %
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,9 @@ class DemoSpec:
     seed: int = 1
     start_us: int = 1_793_491_200_000_000  # 2026-11-01T00:00:00Z
     days: float = 7.0
+    # The share of conversations a bot resolves itself (its containment), at most 0.9;
+    # None keeps the usual 55 % and the exact bytes of earlier versions.
+    containment: float | None = None
 
 
 class _Conversation:
@@ -80,8 +85,11 @@ def _rfc3339(seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def conversation(rng: random.Random, cid: str, t: float) -> list[dict[str, Any]]:
+def conversation(
+    rng: random.Random, cid: str, t: float, containment: float | None = None
+) -> list[dict[str, Any]]:
     """One conversation: an AI or email entry, maybe a handoff, an outcome, maybe more."""
+    escalates_below = BOT_ESCALATES_BELOW if containment is None else 1.0 - containment
     c = _Conversation(rng, cid, t)
     entry = rng.choices(["bot-chat", "voice-bot", "email"], weights=[60, 25, 15])[0]
     c.emit("conversation_started", channel=entry, attributes={"topic": rng.choice(TOPICS)})
@@ -89,11 +97,11 @@ def conversation(rng: random.Random, cid: str, t: float) -> list[dict[str, Any]]
     if entry in HANDOFF:
         c.exchanges(entry, rng.randint(1, 3))
         roll = rng.random()
-        if roll < 0.10:
+        if roll < BOT_ABANDONS:
             c.wait(30, 1.0)
             c.emit("abandoned")
             return c.events
-        if roll < 0.45:
+        if roll < escalates_below:
             channel = HANDOFF[entry]
             c.wait(5, 0.5)
             c.emit("handoff", channel=channel)
@@ -141,6 +149,8 @@ def generate(
     spec: DemoSpec, conversations: int = 2000, min_events: int | None = None
 ) -> Iterator[str]:
     """JSON lines, conversation after conversation, starts spread evenly over the span."""
+    if spec.containment is not None and not 0 <= spec.containment <= 1 - BOT_ABANDONS:
+        raise ValueError(f"containment must be in [0, {1 - BOT_ABANDONS}]")
     rng = random.Random(spec.seed)
     start = spec.start_us / 1e6
     span = spec.days * 86400
@@ -149,7 +159,8 @@ def generate(
         t = start + span * count / (
             conversations if min_events is None else max(1, min_events // 8)
         )
-        for event in conversation(rng, f"demo-{spec.seed}-{count}", t + rng.random() * 60):
+        cid = f"demo-{spec.seed}-{count}"
+        for event in conversation(rng, cid, t + rng.random() * 60, spec.containment):
             yield orjson.dumps(event).decode() + "\n"
             emitted += 1
         count += 1

@@ -44,3 +44,8 @@ class StoreError(TouchmetricsError):
 
 class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
+
+
+class CheckError(TouchmetricsError):
+    """`touchmetrics check` cannot run as asked: no objectives configured, an unknown
+    objective name, or no candidate; the message names what is missing."""

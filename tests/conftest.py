@@ -390,3 +390,73 @@ def stalling_proxy(database_url: str) -> Iterator[StallingProxy]:
     proxy = StallingProxy((url.host or "127.0.0.1", url.port or 5432))
     yield proxy
     proxy.close()
+
+
+# -- the CI check ----------------------------------------------------------------------------
+
+# Objectives the check's tests judge: one per kind of verdict on the demo logs below.
+CHECK_OBJECTIVES: dict[str, dict[str, Any]] = {
+    "bot-containment": {
+        "title": "The web assistant resolves most conversations itself",
+        "indicator": "resolution_rate",
+        "channels": ["bot-chat"],
+        "min": 0.5,
+    },
+    "bot-escalations": {"indicator": "escalation_rate", "kind": "ai", "by": "kind", "max": 0.45},
+    "human-first-response": {
+        "indicator": "first_response",
+        "channels": ["chat", "phone"],
+        "by": "all",
+        "within_seconds": 300,
+        "min": 0.8,
+    },
+    "csat": {"indicator": "csat", "by": "all", "min": 0.7, "min_events": 50},
+}
+
+
+@pytest.fixture
+def cli() -> Callable[..., Any]:
+    """Run `touchmetrics ARGS` in-process as a user would; returns click's result."""
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    runner = CliRunner()
+
+    def invoke(*args: str | Path, env: dict[str, str] | None = None) -> Any:
+        return runner.invoke(main, [str(a) for a in args], env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def check_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a configuration with the demo channels and (by default) CHECK_OBJECTIVES."""
+
+    def write(objectives: dict[str, Any] | None = None, **settings: Any) -> Path:
+        path = tmp_path / f"check-{uuid.uuid4().hex[:6]}.yaml"
+        chosen = CHECK_OBJECTIVES if objectives is None else objectives
+        data = {"channels": CHANNELS, **({"objectives": chosen} if chosen else {}), **settings}
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def demo_logs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Logs from `demo generate`: a baseline, a candidate whose bots resolve far less, and
+    a second draw of the baseline's bot (another seed, the same containment)."""
+    from collector.demo import DemoSpec, generate
+
+    folder = tmp_path_factory.mktemp("demo-logs")
+    specs = {
+        "baseline": DemoSpec(seed=1),
+        "worse": DemoSpec(seed=2, containment=0.3),
+        "same": DemoSpec(seed=2),
+    }
+    paths = {}
+    for name, spec in specs.items():
+        paths[name] = folder / f"{name}.jsonl"
+        paths[name].write_text("".join(generate(spec, conversations=2000)))
+    return paths

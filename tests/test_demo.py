@@ -77,3 +77,27 @@ def test_it_writes_a_file_from_the_command_line(tmp_path):
     assert out.read_text().splitlines() == [
         line.rstrip("\n") for line in lines(4, conversations=50)
     ]
+
+
+def bot_resolution_rate(offline_settings, tmp_path, *options: str) -> float:
+    path = tmp_path / "demo.jsonl"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"channels": CHANNELS}))
+    runner = CliRunner()
+    generate = ["demo", "generate", "--conversations", "3000", "-o", str(path), *options]
+    assert runner.invoke(main, generate).exit_code == 0
+    result = runner.invoke(main, ["report", "--config", str(config), "--format", "json", str(path)])
+    bot = next(g for g in json.loads(result.stdout)["groups"] if g["channel"] == "bot-chat")
+    return bot["resolution_rate"]["value"]
+
+
+def test_containment_makes_a_bot_that_resolves_less_and_the_default_is_unchanged(
+    offline_settings, tmp_path
+):
+    usual = bot_resolution_rate(offline_settings, tmp_path)
+    worse = bot_resolution_rate(offline_settings, tmp_path, "--containment", "0.3")
+    assert 0.52 < usual < 0.62  # about 55 %, plus reopened conversations resolved again
+    assert 0.27 < worse < 0.36
+    refused = CliRunner().invoke(main, ["demo", "generate", "--containment", "0.95"])
+    assert refused.exit_code == 2
+    assert "0.95 is not in the range 0<=x<=0.9" in refused.stderr

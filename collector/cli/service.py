@@ -121,13 +121,20 @@ def demo() -> None:
     show_default=True,
     help="Span over which conversations start.",
 )
+@click.option(
+    "--containment",
+    type=click.FloatRange(0, 0.9),
+    help="Share of conversations a bot resolves itself (default about 0.55); "
+    "lower makes a worse bot, to try `touchmetrics check` on.",
+)
 def demo_generate(
-    output: Any, conversations: int, events: int | None, seed: int, start: str, days: float
-) -> None:
+    output: Any, conversations: int, events: int | None, seed: int, start: str, days: float,
+    containment: float | None,
+) -> None:  # fmt: skip
     """Write a realistic synthetic log of AI and human channels (seeded, reproducible)."""
     from collector.demo import DemoSpec, generate
 
-    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days)
+    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days, containment=containment)
     for line in generate(spec, conversations=conversations, min_events=events):
         output.write(line)
 
