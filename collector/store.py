@@ -34,6 +34,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
+from collector.deadlines import unhurried
 from collector.engine import Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
@@ -119,9 +120,9 @@ class Store:
         # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
         # table that grew from nothing is still "tiny" and the id lookups scan it whole
         # (an import of 33k calls took 267 s instead of seconds).
-        with self.engine.connect() as conn:
+        # Maintenance, not a request: it may take longer than a statement should.
+        with self.engine.begin() as conn, unhurried(conn):
             conn.execute(text("ANALYZE events, conversations, facts"))
-            conn.commit()
 
     def _write(self, conn: Any, p: Prepared) -> BatchResult:
         result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
