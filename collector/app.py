@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 from typing import Any
@@ -11,6 +10,7 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from collector.errors import StoreError
+from collector.gate import body_over_limit, refuse
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.store import Store
@@ -33,6 +33,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Flask:
 
     app.register_blueprint(api)
     app.register_blueprint(web)
+    app.before_request(admit)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
     return app
@@ -58,23 +59,26 @@ def context() -> Context:
     return found
 
 
-def require_token() -> Response | None:
-    """401 unless the request carries one of the configured bearer tokens."""
-    tokens = context().settings.tokens
-    if not tokens:
+def admit() -> Response | None:
+    """Refuse what collector/gate.py refuses, for WSGI servers other than `serve`'s
+    (which refuses it before reading the body) and as a second guard."""
+    headers = request.headers
+    length = request.content_length
+    if length is None and "chunked" in headers.get("Transfer-Encoding", "").lower():
+        known: int | None = None
+    else:
+        known = length or 0
+    refusal = refuse(context().settings, request.method, headers.get, known)
+    if refusal is None:
         return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() == "bearer" and any(hmac.compare_digest(given.strip(), t) for t in tokens):
-        return None
-    answer = jsonify(error="a valid bearer token is required for writes")
-    answer.status_code = 401
-    answer.headers["WWW-Authenticate"] = 'Bearer realm="touchmetrics"'
+    answer = jsonify(error=refusal.message)
+    answer.status_code = refusal.status
+    answer.headers.extend(refusal.headers)
     return answer
 
 
 def _http_error(exc: HTTPException) -> tuple[Response, int]:
-    messages = {413: f"request body over the limit of {context().settings.max_body_bytes} bytes"}
+    messages = {413: body_over_limit(context().settings.max_body_bytes)}
     code = exc.code or 500
     return jsonify(error=messages.get(code, exc.description)), code
 

@@ -9,30 +9,41 @@ import signal
 import socket
 import sys
 from types import FrameType
-from typing import Any
 
-from waitress.server import TcpWSGIServer, create_server
+from waitress.server import TcpWSGIServer
 
 from collector.app import create_app
+from collector.connect import safe_url
 from collector.database import open_store
 from collector.demo import LiveFeed
 from collector.errors import ConfigError
+from collector.httpd import make_server
 from collector.jobs import maintain_rollups
-from collector.lanes import Lanes
 from collector.scheduler import build_scheduler
 from collector.settings import Settings
 
 log = logging.getLogger("touchmetrics.server")
+# A guessable token on a public address is no token: 16 random characters are out of reach
+# of guessing over HTTP; shorter ones are refused there (loopback takes any).
+MIN_PUBLIC_TOKEN = 16
 
 
 def check_bind(settings: Settings) -> None:
-    """Refuse to open writes to the network: a non-loopback bind needs a token."""
-    if settings.tokens or is_loopback(settings.http_host):
+    """Refuse to open writes to the network: a non-loopback bind needs long tokens."""
+    if is_loopback(settings.http_host):
         return
-    raise ConfigError(
-        f"refusing to listen on {settings.http_host} without a token: set `tokens` "
-        "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
-    )
+    if not settings.tokens:
+        raise ConfigError(
+            f"refusing to listen on {settings.http_host} without a token: set `tokens` "
+            "(or TOUCHMETRICS_TOKENS_FILE), or bind 127.0.0.1"
+        )
+    short = sum(len(token) < MIN_PUBLIC_TOKEN for token in settings.tokens)
+    if short:
+        raise ConfigError(
+            f"`tokens`: {short} of {len(settings.tokens)} shorter than {MIN_PUBLIC_TOKEN} "
+            f"characters, refused on the non-loopback address {settings.http_host}; "
+            "use long random tokens (`openssl rand -hex 32`)"
+        )
 
 
 def is_loopback(host: str) -> bool:
@@ -58,7 +69,8 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     store = open_store(settings)
     try:
         maintain_rollups(store)
-        server = make_server(settings, create_app(settings, store))
+        server = make_server(create_app(settings, store), settings, host=settings.http_host,
+                             port=settings.http_port, threads=settings.http_threads)  # fmt: skip
     except OSError as exc:
         store.close()
         where = f"{settings.http_host}:{settings.http_port}"
@@ -85,24 +97,10 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
         print("touchmetrics stopped", file=sys.stderr, flush=True)
 
 
-def make_server(settings: Settings, app: Any, *, port: int | None = None) -> TcpWSGIServer:
-    """waitress on the settings' address (or ``port``), with a lane of threads of its own
-    for scrapes and probes (collector.lanes)."""
-    lanes = Lanes(settings.http_threads, settings.http_probe_threads)
-    server = create_server(
-        app,
-        host=settings.http_host,
-        port=settings.http_port if port is None else port,
-        threads=settings.http_threads,
-        _dispatcher=lanes,
-    )
+def _bound_port(server: object) -> int:
+    """The port actually bound (port 0 asks the system for a free one)."""
     # One host and one port always make a single TCP server.
     assert isinstance(server, TcpWSGIServer)
-    return server
-
-
-def _bound_port(server: TcpWSGIServer) -> int:
-    """The port actually bound (port 0 asks the system for a free one)."""
     return int(server.getsockname()[1])
 
 
@@ -114,7 +112,7 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     host = settings.http_host
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     lines = [
-        f"touchmetrics serving on {base}  (database: {_safe_url(settings.database_url)})",
+        f"touchmetrics serving on {base}  (database: {safe_url(settings.database_url)})",
         f"  overview  {base}/",
         f"  metrics   {base}/metrics",
         f"  summary   {base}/api/v1/summary",
@@ -123,9 +121,3 @@ def _announce(settings: Settings, port: int, demo: bool) -> None:
     if demo:
         lines.append("  demo      a live synthetic stream is feeding AI and human channels")
     print("\n".join(lines), flush=True)
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -143,16 +143,21 @@ class Settings(BaseModel):
 
     http_host: str = Field(
         "127.0.0.1",
-        description="Address `serve` binds. A non-loopback address needs at least one token.",
+        description="Address `serve` binds. A non-loopback address needs tokens (each of 16 "
+        "characters or more).",
     )
     http_port: int = Field(9480, ge=0, le=65535, description="Port `serve` listens on.")
     tokens: tuple[str, ...] = Field(
         (),
-        description="Bearer tokens accepted on writes (POST); none means writes are open, "
-        "which `serve` allows on loopback only. Secret: use TOUCHMETRICS_TOKENS_FILE.",
+        description="Bearer tokens accepted on writes (POST); none means writes are open to "
+        "clients on this machine (not to web pages of other sites), which `serve` allows on "
+        "loopback only. On a non-loopback address each token needs 16 characters or more. "
+        "Empty tokens are refused. Secret: use TOUCHMETRICS_TOKENS_FILE.",
     )
     max_body_bytes: int = Field(
-        10 * 1024 * 1024, ge=1024, description="Largest request body accepted; larger gets 413."
+        10 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted; a larger one gets 413 before it is read.",
     )
     http_threads: int = Field(
         4,
@@ -267,8 +272,25 @@ class Settings(BaseModel):
     def _token_list(cls, value: object) -> object:
         # One token per line in a TOUCHMETRICS_TOKENS_FILE, or comma-separated.
         if isinstance(value, str):
-            return tuple(t.strip() for t in value.replace("\n", ",").split(",") if t.strip())
+            tokens = tuple(t.strip() for t in value.replace("\n", ",").split(",") if t.strip())
+            if not tokens:
+                # An empty secret file or variable: the operator meant a token, not open writes.
+                raise ValueError("no token in the value (it is empty or only separators)")
+            return tokens
         return value
+
+    @field_validator("tokens")
+    @classmethod
+    def _no_blank_token(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # A header's bearer value is read stripped, so a token is compared stripped too.
+        tokens = tuple(token.strip() for token in value)
+        for number, token in enumerate(tokens, 1):
+            if not token:
+                raise ValueError(
+                    f"token {number} of {len(tokens)} is empty or only whitespace, "
+                    "which would let a request with an empty bearer token write"
+                )
+        return tokens
 
     @field_validator("channels")
     @classmethod

@@ -184,21 +184,29 @@ def write(store: Store) -> Callable[..., Summary]:
     return write_events
 
 
-__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "Incoming", "require"]
+__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "TOUCHMETRICS", "Incoming", "require"]
 
 
 class LiveServer:
     """The app served by waitress on a free loopback port, with an HTTP client for it."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, *, app_alone: bool = False
+    ) -> None:
         import threading
 
+        from waitress.server import create_server
+
         from collector.app import create_app
-        from collector.server import make_server
+        from collector.httpd import make_server
 
         self.settings = settings
         self.store = store or Store(make_engine(settings.database_url), settings)
-        self.server = make_server(settings, create_app(settings, self.store), port=0)
+        app = create_app(settings, self.store)
+        if app_alone:  # as another WSGI server (gunicorn) would host it: the app's checks only
+            self.server = create_server(app, host="127.0.0.1", port=0, threads=4)
+        else:  # as `serve` runs it, refusing before a body is read
+            self.server = make_server(app, settings, host="127.0.0.1", port=0, threads=4)
         self.url = f"http://127.0.0.1:{self.server.effective_port}"
         self._stopping = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -239,6 +247,24 @@ def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
 
 
+@pytest.fixture(params=["serve", "app alone"])
+def front_door(
+    request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
+) -> Iterator[Callable[..., LiveServer]]:
+    """Start live servers as `serve` runs the app (refusing before a body is read) and as
+    the app alone under plain waitress (as gunicorn would host it): both must refuse."""
+    started: list[LiveServer] = []
+
+    def start(**overrides: Any) -> LiveServer:
+        server = LiveServer(make_settings(**overrides), app_alone=request.param == "app alone")
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
 def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
     """Poll ``check`` every 0.2 s until it is true; fail after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -251,20 +277,23 @@ def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
 class Service:
     """A `touchmetrics serve` child process and the base URL it announced."""
 
-    def __init__(self, args: list[str], log: Path) -> None:
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
         # stderr to a file: a pipe nobody reads would stall a server that logs a lot.
         self.log = log
         with log.open("wb") as err:
             self.process = subprocess.Popen(
                 [*TOUCHMETRICS, "serve", "--port", "0", *args],
                 stdout=subprocess.PIPE, stderr=err, text=True,
+                env=None if env is None else {**os.environ, **env},
             )  # fmt: skip
         self.url = self._announced_url()
+        self.port = int(self.url.rsplit(":", 1)[1])
         self.http = httpx.Client(base_url=self.url, timeout=10)
 
     def _announced_url(self) -> str:
         assert self.process.stdout is not None
         first = self.process.stdout.readline()
+        self.banner = first
         found = re.search(r"serving on (http://\S+)", first)
         if found is None:
             self.process.kill()
@@ -290,15 +319,18 @@ class Service:
 
 @pytest.fixture
 def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]]:
-    """Start `touchmetrics serve` processes on the test database: ``launch(*args,
-    **settings)``; every one still running is stopped at the end of the test."""
+    """Start `touchmetrics serve` processes on the test database; all stopped at the end.
+
+    Arguments go to the command line; ``env`` to the process' environment; other keyword
+    arguments are settings written to its configuration file."""
     running: list[Service] = []
 
-    def start_service(*args: str, **settings: Any) -> Service:
+    def start_service(*args: str, env: dict[str, str] | None = None, **settings: Any) -> Service:
         config = tmp_path / f"serve-{len(running)}.yaml"
         data = {"channels": CHANNELS, "database_url": database_url, **settings}
         config.write_text(yaml.safe_dump(data))
-        service = Service(["--config", str(config), *args], tmp_path / f"serve-{len(running)}.log")
+        log = tmp_path / f"serve-{len(running)}.log"
+        service = Service(["--config", str(config), *args], log, env)
         running.append(service)
         return service
 

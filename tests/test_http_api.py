@@ -61,7 +61,11 @@ def test_it_rejects_an_id_reused_for_other_content_as_a_conflict(live):
 
 
 def test_it_answers_400_with_the_position_of_malformed_json(live):
-    answer = live.http.post("/api/v1/events", content=b'[{"type": "message",\n  "author": }]')
+    answer = live.http.post(
+        "/api/v1/events",
+        content=b'[{"type": "message",\n  "author": }]',
+        headers={"Content-Type": "application/json"},
+    )
     assert answer.status_code == 400
     assert "line 2, column 13" in answer.json()["error"]
     assert live.store.event_counts() == {"accepted": 0, "duplicates": 0, "rejected": 0}
@@ -69,7 +73,11 @@ def test_it_answers_400_with_the_position_of_malformed_json(live):
 
 def test_it_answers_413_to_a_body_over_the_limit(serve_app):
     live = serve_app(max_body_bytes=2048)
-    answer = live.http.post("/api/v1/events", content=ndjson(CONVERSATION * 30))
+    answer = live.http.post(
+        "/api/v1/events",
+        content=ndjson(CONVERSATION * 30),
+        headers={"Content-Type": "application/x-ndjson"},
+    )
     assert answer.status_code == 413
     assert "over the limit of 2048 bytes" in answer.json()["error"]
 

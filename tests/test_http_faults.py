@@ -51,7 +51,7 @@ def test_it_is_not_ready_while_the_database_is_down(cut_off):
 def test_it_refuses_a_non_loopback_bind_without_a_token(host):
     with pytest.raises(ConfigError, match="without a token"):
         check_bind(parse_settings({"http_host": host}))
-    check_bind(parse_settings({"http_host": host, "tokens": ["t"]}))
+    check_bind(parse_settings({"http_host": host, "tokens": ["a-long-random-token"]}))
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.2"])

@@ -72,7 +72,10 @@ def test_it_quarantines_a_payload_that_is_not_what_chatwoot_documents(chatwoot_l
 
 
 def test_it_answers_400_to_malformed_json_and_404_to_an_unknown_platform(chatwoot_live):
-    assert chatwoot_live.http.post("/api/v1/webhooks/chatwoot", content=b"{nope").status_code == 400
+    malformed = chatwoot_live.http.post(
+        "/api/v1/webhooks/chatwoot", content=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
     unknown = chatwoot_live.http.post("/api/v1/webhooks/zendesk", json={})
     assert unknown.status_code == 404
     assert "known: chatwoot" in unknown.json()["error"]

@@ -160,7 +160,9 @@ def post_log(base: str) -> int:
 
 
 def post(client: httpx.Client, body: bytes) -> dict[str, Any]:
-    response = client.post("/api/v1/events", content=body)
+    response = client.post(
+        "/api/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"}
+    )
     assert response.status_code == 200, response.text
     answer: dict[str, Any] = response.json()
     return answer

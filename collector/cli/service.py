@@ -89,13 +89,14 @@ def db_upgrade(config_path: Path | None) -> None:
     from collector.database import upgrade
 
     settings = load(config_path)
-    engine = make_engine(settings.database_url)
     try:
-        before, after = upgrade(engine)
+        engine = make_engine(settings.database_url)
+        try:
+            before, after = upgrade(engine)
+        finally:
+            engine.dispose()
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
-    finally:
-        engine.dispose()
     click.echo(f"schema: {before or 'empty'} -> {after}")
 
 
