@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, request
 
 from collector.app import context
 from collector.batch import Batch, BatchResult, Rejection, add_record
-from collector.errors import InputError, InvalidEvent, StoreError
+from collector.errors import InputError, InvalidEvent, StoreError, UnsupportedBody
 from collector.reporting import BadQuery, parse_query, report_from_store
 from collector.sources.body import parse_body
 from collector.sources.record import Record
@@ -31,6 +31,8 @@ def post_events() -> Any:
     """Accept a JSON array or NDJSON of events; commit the good ones atomically."""
     try:
         records = parse_body(request.get_data())
+    except UnsupportedBody as exc:
+        return jsonify(error=str(exc)), 415
     except InputError as exc:
         return jsonify(error=str(exc)), 400
     return jsonify(_write(records, f"api/{uuid.uuid4().hex[:12]}"))
@@ -40,8 +42,10 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
     ctx = context()
     batch = Batch(source)
     index_of: dict[str, int] = {}
+    by_index: dict[int, Record] = {}  # NDJSON skips blank lines: an index is a line
     for record in records:
         index_of[f"{source}:{record.line}"] = record.line
+        by_index[record.line] = record
         add_record(batch, ctx.validator, record)
     with _writer_turn(ctx.store):
         result: BatchResult = ctx.store.write_batch(batch)
@@ -51,7 +55,7 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
         "rejected": [
             {
                 "index": index_of.get(r.position),
-                "id": r.event_id or _id_of(records, index_of.get(r.position)),
+                "id": r.event_id or _id_of(by_index.get(index_of.get(r.position, -1))),
                 "error": r.reason,
             }
             for r in result.rejections
@@ -74,10 +78,10 @@ def _writer_turn(store: Store) -> Iterator[None]:
         _SQLITE_WRITES.release()
 
 
-def _id_of(records: list[Record], index: int | None) -> str | None:
-    if index is None or not records[index].items:
+def _id_of(record: Record | None) -> str | None:
+    if record is None or not record.items:
         return None
-    item = records[index].items[0]
+    item = record.items[0]
     value = item.get("id") if isinstance(item, dict) else None
     return value if isinstance(value, str) else None
 

@@ -25,13 +25,42 @@ def now_us() -> int:
 
 @dataclass(slots=True)
 class Rejection:
-    """A record that was not accepted, with where it came from and why."""
+    """A record that was not accepted, with where it came from and why.
+
+    Its texts are made storable on both stores as it is made (``storable``): the record
+    that is rejected for holding a NUL or invalid UTF-8 must still reach the quarantine.
+    """
 
     source: str
     position: str
     raw: str
     reason: str
     event_id: str | None = None
+
+    def __post_init__(self) -> None:
+        self.source = storable(self.source)
+        self.position = storable(self.position)
+        self.raw = storable(self.raw)
+        self.reason = storable(self.reason)
+
+
+def storable(text: str) -> str:
+    """Text that a PostgreSQL ``text`` column can hold, written as the input had it.
+
+    PostgreSQL text cannot hold U+0000, and neither store can encode a lone surrogate (what
+    Python makes of undecodable bytes in a file name). A NUL is kept as the JSON escape
+    ``\\u0000`` and a lone surrogate as ``\\udcff``: readable in ``quarantine list``, and a
+    replayed record that held one is refused again for the same reason. Invalid UTF-8 in
+    a record arrives here already escaped as ``\\xff`` by its reader (collector.sources).
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "\\u0000")
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode()
+    return text
 
 
 @dataclass(slots=True)
@@ -84,7 +113,7 @@ def validate_record(
     events: list[Incoming] = []
     for index, item in enumerate(record.items):
         try:
-            event = validator.validate(item)
+            event = validator.validate(item, record.raw)
         except InvalidEvent as exc:
             if len(record.items) > 1:
                 where = f"{where} (event {index + 1})"
@@ -98,7 +127,7 @@ def add_record(batch: Batch, validator: Validator, record: Record) -> None:
     """Validate one record into the batch: its events, or its rejection."""
     if record.error is None and len(record.items) == 1:  # the usual record, made short
         try:
-            event = validator.validate(record.items[0])
+            event = validator.validate(record.items[0], record.raw)
         except InvalidEvent as exc:
             where = position(batch.source, record.line)
             batch.rejections.append(Rejection(batch.source, where, record.raw, exc.reason))

@@ -6,10 +6,25 @@ Third-party errors (SQLAlchemy, YAML, OS) are converted to these at the boundary
 
 from __future__ import annotations
 
+from typing import Any
+
+QUOTED = 200  # characters of a bad value that a reason quotes (DESIGN section 2)
+
 
 def driver_message(exc: BaseException) -> str:
     """The first line of a database driver's message: no SQL, no parameters, no URL."""
     return str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+
+
+def quote(value: Any) -> str:
+    """A bad value as a reason shows it: its repr, with at most 200 characters of it.
+
+    A reason is stored, logged and answered for every rejected record, so it must not grow
+    with the value (a 5 MB ``type`` once gave a 5 MB reason)."""
+    if isinstance(value, str) and len(value) > QUOTED:
+        return f"{value[:QUOTED]!r}… ({len(value)} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= QUOTED else f"{shown[:QUOTED]}…"
 
 
 class TouchmetricsError(Exception):
@@ -36,6 +51,15 @@ class InvalidEvent(TouchmetricsError):
 
 class InputError(TouchmetricsError):
     """An input file or mapping cannot be read at all (not one bad record)."""
+
+
+class MalformedBody(InputError):
+    """A request body is neither a JSON array, one JSON object nor NDJSON of objects; the
+    message gives the line and column (HTTP 400)."""
+
+
+class UnsupportedBody(MalformedBody):
+    """A request body is not UTF-8 text at all: compressed, UTF-16 or UTF-32 (HTTP 415)."""
 
 
 class StoreError(TouchmetricsError):

@@ -10,7 +10,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from collector.engine import (
     SEGMENT,
     STARTED,
 )
+from collector.instants import EPOCH
 
 SCHEMA = "touchmetrics.report/1"
 Z95 = 1.959964
@@ -217,16 +218,6 @@ def _group_head(key: str | None, kinds: Mapping[str, str], group_by: str) -> dic
 def _iso(us: int | None) -> str | None:
     if us is None:
         return None
-    moment = datetime.fromtimestamp(us / 1e6, tz=UTC)
+    moment = EPOCH + timedelta(microseconds=us)  # exact, where a float loses microseconds
     text = moment.isoformat(timespec="microseconds" if us % 1_000_000 else "seconds")
     return text.replace("+00:00", "Z")
-
-
-def parse_instant(text: str) -> int:
-    """An ISO 8601 instant (offset required; a bare date means its UTC midnight) in microseconds."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        if len(text) > 10:
-            raise ValueError(f"{text!r} needs an offset or Z")
-        moment = moment.replace(tzinfo=UTC)
-    return int((moment - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1_000_000)

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from collector.errors import TouchmetricsError
-from collector.metrics import GROUPINGS, Query, Window, build_report, parse_instant
+from collector.instants import parse_instant
+from collector.metrics import GROUPINGS, Query, Window, build_report
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.sources.record import Reader
@@ -26,7 +27,7 @@ def parse_query(
     kind: str | None = None,
 ) -> Query:
     """A Query from text parameters, naming the parameter that is wrong."""
-    window = Window(_instant("from", start), _instant("to", end))
+    window = Window(parse_bound("from", start), parse_bound("to", end))
     if window.start is not None and window.end is not None and window.end <= window.start:
         raise BadQuery("`to` must be after `from`")
     group_by = group_by or "channel"
@@ -37,13 +38,14 @@ def parse_query(
     return Query(window, group_by, channel or None, kind)
 
 
-def _instant(name: str, text: str | None) -> int | None:
+def parse_bound(name: str, text: str | None) -> int | None:
+    """A window bound in microseconds (None when absent); BadQuery names the parameter."""
     if not text:
         return None
     try:
         return parse_instant(text)
     except ValueError as exc:
-        raise BadQuery(f"`{name}`: not an ISO 8601 instant with an offset (got {text!r})") from exc
+        raise BadQuery(f"`{name}`: {exc}") from exc
 
 
 def report_from_store(store: Store, query: Query) -> dict[str, Any]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
 
-from collector.errors import InvalidEvent
+from collector.errors import InvalidEvent, quote
+from collector.instants import EPOCH, FIRST_US, LAST_US, MICROSECOND, RANGE
 from collector.settings import CHANNEL_NAME, Settings
+from collector.sources.text import find_nul
 
 EVENT_TYPES = (
     "conversation_started",
@@ -37,8 +39,13 @@ SCALES = frozenset({2, 3, 5, 7, 10})
 RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
 )
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_ID = 128
+# Limits of DESIGN section 2: a few words of context, not documents (a topic is stored
+# with its conversation, and every attribute with its event).
+MAX_ATTRIBUTES = 32
+MAX_ATTRIBUTE_KEY = 64
+MAX_ATTRIBUTE_VALUE = 1024
+NUL_RULE = "must not contain NUL (U+0000)"
 
 
 class Event(NamedTuple):
@@ -78,10 +85,18 @@ class Validator:
         self._minutes: dict[str, int] = {}  # 'YYYY-MM-DDTHH:MM:' -> microseconds
         self._seconds: dict[str, int] = {}  # 'SS.fffZ' -> microseconds after the minute
 
-    def validate(self, record: Any) -> Event:
-        """Return the normalised event, or raise InvalidEvent naming the field and rule."""
+    def validate(self, record: Any, raw: str | None = None) -> Event:
+        """Return the normalised event, or raise InvalidEvent naming the field and rule.
+
+        ``raw`` is the text the record was parsed from, when the caller has it: its strings
+        are then searched for NUL only when it holds the escape ``\\u0000``, the one way a
+        NUL reaches a parsed string (readers refuse a raw NUL byte).
+        """
         if not isinstance(record, dict):
             raise InvalidEvent("(record)", "must be a JSON object")
+        # One backslash test (a memchr) spares the usual record the six-character search.
+        if raw is None or ("\\" in raw and "\\u0000" in raw):
+            _refuse_nul(record)
         etype = record.get("type")
         if not isinstance(etype, str) or etype not in TYPE_ORDER:
             raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
@@ -137,13 +152,25 @@ class Validator:
                 "timestamp", "required: RFC 3339 text with an offset, or Unix seconds"
             )
         if isinstance(value, int | float):
-            if not math.isfinite(value) or not 0 <= value < 253402300800:
-                raise InvalidEvent("timestamp", f"Unix seconds out of range (got {value!r})")
-            return round(value * 1_000_000)
+            # The first test keeps a huge or infinite number from the multiplication.
+            if math.isfinite(value) and 0 <= value <= _LAST_SECOND:
+                micros = round(value * 1_000_000)
+                if micros <= LAST_US:
+                    return micros
+            raise _out_of_range(value)
         if not isinstance(value, str):
             raise InvalidEvent("timestamp", "must be RFC 3339 text or a number of Unix seconds")
         micros = self._parsed(value)
-        if value[-1] == "Z" and len(self._seconds) < _KEPT and len(self._minutes) < _KEPT:
+        if not FIRST_US <= micros <= LAST_US:  # instants.in_range, inline on this path
+            raise _out_of_range(value)
+        # A remembered minute takes any remembered seconds: the last minute of the range
+        # is never remembered, so no sum of the two can pass its end.
+        if (
+            value[-1] == "Z"
+            and micros < _LAST_MINUTE
+            and len(self._seconds) < _KEPT
+            and len(self._minutes) < _KEPT
+        ):
             within = micros % 60_000_000  # UTC minutes are all 60 s long
             self._minutes[value[:17]] = micros - within
             self._seconds[value[17:]] = within
@@ -153,7 +180,7 @@ class Validator:
         """The full RFC 3339 parse: every form, and the error messages."""
         match = RFC3339.fullmatch(value)
         if match is None:
-            raise InvalidEvent("timestamp", f"not an RFC 3339 timestamp (got {value[:40]!r})")
+            raise InvalidEvent("timestamp", f"not an RFC 3339 timestamp (got {quote(value)})")
         try:
             # RFC 3339 allows a lower-case t and z; fromisoformat does not.
             moment = datetime.fromisoformat(value.upper())
@@ -166,7 +193,7 @@ class Validator:
                     f"needs an offset or Z (got {value!r}); or configure default_timezone",
                 )
             moment = moment.replace(tzinfo=self.zone)
-        return (moment - EPOCH) // _MICROSECOND
+        return (moment - EPOCH) // MICROSECOND  # instants.micros_of, inline on this path
 
     def _channel_and_kind(
         self, record: dict[str, Any], etype: str
@@ -181,7 +208,9 @@ class Validator:
                 raise InvalidEvent("channel", f"required on {etype}{target}")
             return None, None
         if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
-            raise InvalidEvent("channel", f"must match {CHANNEL_NAME.pattern} (got {channel!r})")
+            raise InvalidEvent(
+                "channel", f"must match {CHANNEL_NAME.pattern} (got {quote(channel)})"
+            )
         declared = self.declared.get(channel)
         if declared is None:
             if kind is None:
@@ -192,9 +221,26 @@ class Validator:
         return channel, declared
 
 
-_MICROSECOND = datetime.resolution
-
 _KEPT = 100_000  # timestamp parts remembered, enough for two months of minutes
+_LAST_SECOND = LAST_US // 1_000_000
+_LAST_MINUTE = LAST_US - 59_000_000  # 9999-12-31T23:59:00Z
+
+
+def _out_of_range(value: Any) -> InvalidEvent:
+    return InvalidEvent("timestamp", f"out of range: must fall in {RANGE} (got {quote(value)})")
+
+
+def _refuse_nul(record: dict[str, Any]) -> None:
+    """Raise InvalidEvent naming the first string, key or value, that holds a NUL.
+
+    PostgreSQL text cannot hold U+0000 and SQLite can, so without this one poison record
+    failed a whole batch on one store and was kept on the other."""
+    found = find_nul(record)
+    if found is None:
+        return
+    where = found.path or "(record)"
+    rule = f"a key {NUL_RULE}" if found.key else NUL_RULE
+    raise InvalidEvent(where, f"{rule} (got {quote(found.text)})")
 
 
 def _identifier(record: dict[str, Any], field: str, *, required: bool) -> str | None:
@@ -211,25 +257,36 @@ def _identifier(record: dict[str, Any], field: str, *, required: bool) -> str | 
 def _score_and_scale(record: dict[str, Any], etype: str) -> tuple[int, int | None]:
     scale = record.get("scale", 5)
     if isinstance(scale, bool) or not isinstance(scale, int) or scale not in SCALES:
-        raise InvalidEvent("scale", f"must be one of 2, 3, 5, 7, 10 (got {scale!r})")
+        raise InvalidEvent("scale", f"must be one of 2, 3, 5, 7, 10 (got {quote(scale)})")
     score = record.get("score")
     if score is None:
         if etype == "csat":
             raise InvalidEvent("score", "required on csat")
         return scale, None
     if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= scale:
-        raise InvalidEvent("score", f"must be an integer from 1 to {scale} (got {score!r})")
+        raise InvalidEvent("score", f"must be an integer from 1 to {scale} (got {quote(score)})")
     return scale, score
 
 
 def _topic(attributes: Any) -> str | None:
+    """The topic among checked attributes: an object of at most 32 short strings."""
     if attributes is None:
         return None
     if not isinstance(attributes, dict):
         raise InvalidEvent("attributes", "must be an object of string to string")
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise InvalidEvent("attributes", f"at most {MAX_ATTRIBUTES} keys (got {len(attributes)})")
     for key, value in attributes.items():
+        if len(key) > MAX_ATTRIBUTE_KEY:
+            raise InvalidEvent(
+                "attributes", f"a key of at most {MAX_ATTRIBUTE_KEY} characters (got {quote(key)})"
+            )
         if not isinstance(value, str):
             raise InvalidEvent(f"attributes.{key}", "must be a string")
+        if len(value) > MAX_ATTRIBUTE_VALUE:
+            raise InvalidEvent(
+                f"attributes.{key}", f"at most {MAX_ATTRIBUTE_VALUE} characters (got {len(value)})"
+            )
     topic = attributes.get("topic")
     return topic if topic else None
 
@@ -242,7 +299,7 @@ def _content_hash(content: list[Any]) -> str:
 
 
 def _required_one_of(value: Any, allowed: tuple[str, ...] | list[str]) -> str:
-    shown = "missing" if value is None else f"got {value!r}"
+    shown = "missing" if value is None else f"got {quote(value)}"
     return f"must be one of {', '.join(allowed)} ({shown})"
 
 

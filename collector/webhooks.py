@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 
 from collector.adapters.chatwoot import ChannelPair, ChatwootOptions, to_events
+from collector.errors import MalformedBody
 from collector.settings import ChatwootChannels, ChatwootSettings, Settings
-from collector.sources.body import MalformedBody
 from collector.sources.record import Record
 
 Adapter = Callable[[bytes, Settings], list[Record]]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -161,3 +161,46 @@ def test_it_reads_every_timestamp_as_the_full_parser_does_however_often_seen(
     assert validator.timestamp("2026-11-01T10:00:00Z") == 1_793_527_200_000_000
     with pytest.raises(InvalidEvent):
         validator.timestamp("2026-02-30T10:00:00Z")  # a valid minute's shape, an invalid day
+
+
+EDGES = st.one_of(
+    st.datetimes(),
+    st.datetimes(min_value=datetime(1969, 12, 30), max_value=datetime(1970, 1, 2)),
+    st.datetimes(min_value=datetime(9999, 12, 30), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+)
+
+
+@given(moment=EDGES, offset=st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1))
+def test_it_accepts_a_timestamp_exactly_when_its_instant_is_in_range(moment, offset):
+    # DESIGN section 2: [1970-01-01T00:00:00Z, 9999-12-31T23:59:59Z] once the offset is applied
+    sign, minutes = ("+" if offset >= 0 else "-"), abs(offset)
+    zone = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    text = moment.isoformat(timespec="microseconds") + zone
+    micros = (moment - datetime(1970, 1, 1)) // timedelta(microseconds=1) - offset * 60_000_000
+    validator = Validator(parse_settings({"channels": CHANNELS}))
+    if 0 <= micros <= 253_402_300_799_000_000:
+        assert validator.timestamp(text) == micros
+    else:
+        with pytest.raises(InvalidEvent, match="out of range"):
+            validator.timestamp(text)
+
+
+def test_it_never_passes_the_end_of_the_range_from_remembered_parts(validator):
+    # a remembered minute plus remembered seconds must not add up past 9999-12-31T23:59:59Z
+    assert validator.timestamp("2026-11-01T10:00:59.500Z") == 1_793_527_259_500_000
+    assert validator.timestamp("9999-12-31T23:59:00Z") == 253_402_300_740_000_000
+    assert validator.timestamp("9999-12-31T23:59:59Z") == 253_402_300_799_000_000
+    with pytest.raises(InvalidEvent, match="out of range"):
+        validator.timestamp("9999-12-31T23:59:59.500Z")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"),
+    [(0, True), (253_402_300_799, True), (253_402_300_799.5, False), (253_402_300_799.999, False)],
+)
+def test_it_keeps_unix_seconds_to_the_same_range(validator, value, accepted):
+    if accepted:
+        assert validator.timestamp(value) == value * 1_000_000
+    else:
+        with pytest.raises(InvalidEvent, match="out of range"):
+            validator.timestamp(value)

@@ -10,7 +10,8 @@ import click
 from collector.check import Check, FileSide, Side, WindowSide, run_check, select_objectives
 from collector.cli.common import Abort, config_option, load, mapping_option, reader_for
 from collector.errors import CheckError, TouchmetricsError
-from collector.metrics import Window, parse_instant
+from collector.instants import parse_instant
+from collector.metrics import Window
 from collector.verdicts import exit_code
 from exporters.check import FORMATS, append_step_summary, render, workflow_commands, write_junit
 

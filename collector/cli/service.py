@@ -10,7 +10,7 @@ import click
 
 from collector.cli.common import Abort, config_option, configure_logging, load
 from collector.errors import TouchmetricsError
-from collector.metrics import parse_instant
+from collector.instants import parse_instant
 from collector.settings import parse_settings
 
 
@@ -135,7 +135,11 @@ def demo_generate(
     """Write a realistic synthetic log of AI and human channels (seeded, reproducible)."""
     from collector.demo import DemoSpec, generate
 
-    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days, containment=containment)
+    try:
+        start_us = parse_instant(start)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--start") from exc
+    spec = DemoSpec(seed=seed, start_us=start_us, days=days, containment=containment)
     for line in generate(spec, conversations=conversations, min_events=events):
         output.write(line)
 

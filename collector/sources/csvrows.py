@@ -86,6 +86,10 @@ def _parse(group: list[Line], dialect: Dialect) -> Row:
     first, last = group[0], group[-1]
     text = "\n".join(item.text for item in group)
     row = Row(first.number, last.number, last.end, text, [])
+    for item in group:
+        if item.error is not None:  # invalid UTF-8 or a NUL byte
+            row.error = item.error if len(group) == 1 else f"line {item.number}: {item.error}"
+            return row
     if dialect.quote is not None and _open(group, dialect.quote):
         row.error = f"unbalanced quote: a quoted field opened on line {first.number} never closes"
         if len(group) > 1:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from collector.errors import InputError
 from collector.settings import checked_zone, read_yaml
+from collector.sources.text import find_nul
 
 EventType = Literal[
     "conversation_started", "reopened", "message", "handoff", "resolved", "abandoned", "csat"
@@ -265,6 +266,9 @@ def parse_mapping(data: Any, source: str = "mapping") -> Mapping:
     """Validate loaded YAML into a Mapping, naming the bad key on failure."""
     if not isinstance(data, dict):
         raise InputError(f"{source}: the top level must be a mapping of keys")
+    nul = find_nul(data)
+    if nul is not None:  # constants and templates become event strings, which may hold none
+        raise InputError(f"{source}: `{nul.path or '(top)'}`: no text may contain NUL (U+0000)")
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:

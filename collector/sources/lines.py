@@ -7,16 +7,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from collector.sources.text import invalid_utf8, nul_byte
+
 FINGERPRINT_BYTES = 4096
 
 
 @dataclass(slots=True)
 class Line:
-    """One line of a file: its 1-based number, text without the line end, and end offset."""
+    """One line of a file: its 1-based number, text without the line end, and end offset;
+    ``error`` says why it cannot be a record (invalid UTF-8 or a NUL byte)."""
 
     number: int
     text: str
     end: int
+    error: str | None = None
 
 
 def fingerprint(path: Path, length: int) -> str:
@@ -39,4 +43,15 @@ def read_lines(
                 return
             position += len(raw)
             number += 1
-            yield Line(number, raw.rstrip(b"\r\n").decode("utf-8", errors="replace"), position)
+            data = raw.rstrip(b"\r\n")
+            # Inline rather than collector.sources.text.decode_line: once per line of a file.
+            try:
+                text = data.decode()
+            except UnicodeDecodeError as exc:
+                text = data.decode("utf-8", "backslashreplace")
+                yield Line(number, text, position, invalid_utf8(data, exc.start))
+                continue
+            if "\x00" in text:
+                yield Line(number, text, position, nul_byte(text.index("\x00") + 1))
+                continue
+            yield Line(number, text, position)
