@@ -73,3 +73,11 @@ class SchemaNotCurrent(StoreError):
 class CheckError(TouchmetricsError):
     """`touchmetrics check` cannot run as asked: no objectives configured, an unknown
     objective name, or no candidate; the message names what is missing."""
+
+
+class OutputError(TouchmetricsError):
+    """A file or folder the command was asked to write cannot be written."""
+
+
+class ToolMissing(TouchmetricsError):
+    """A program a command needs (such as promtool) is not installed."""

@@ -28,7 +28,7 @@ _FACT_KIND = {
     "response": RESPONSE,
     "resolution": RESOLUTION,
 }
-_OUTCOME = {
+GOOD_OUTCOME = {  # the outcome a rate counts as its numerator
     "resolution_rate": "resolved",
     "escalation_rate": "escalated",
     "abandonment_rate": "abandoned",
@@ -98,7 +98,7 @@ def good(objective: Objective, fact_kind: str, value: float | None, flag: int | 
     if fact_kind != _FACT_KIND[indicator]:
         return None
     if fact_kind == SEGMENT:
-        return None if label not in OUTCOMES else label == _OUTCOME[indicator]
+        return None if label not in OUTCOMES else label == GOOD_OUTCOME[indicator]
     if fact_kind == CSAT:
         return bool(flag)
     assert objective.within_seconds is not None

@@ -8,14 +8,8 @@ over the scraped series must give what GET /api/v1/summary gives.
 from __future__ import annotations
 
 import math
-import os
-import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,62 +20,12 @@ import yaml
 from collector.demo import DemoSpec, generate
 from collector.settings import DEFAULT_RESPONSE_BUCKETS
 from tests.conftest import CHANNELS, require
+from tests.processes import free_port, ready_server, serving, wait_for
 
 CONVERSATIONS = 300
 BATCH = 500  # events per POST
-STARTUP_SECONDS = 20.0
 SCRAPE_SECONDS = 20.0
 BAD_LINES = b'{"conversation_id": "x", "type": "nonsense", "timestamp": 0}\nnot json\n'
-
-
-def free_port() -> int:
-    """A port free right now; Prometheus needs a number up front (the service takes 0)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_for(
-    what: str,
-    probe: Callable[[], Any],
-    timeout: float,
-    log: Path,
-    proc: subprocess.Popen[bytes] | None = None,
-) -> Any:
-    """Poll `probe` until it returns something truthy; fail naming `what` and the log tail."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            what = f"{what}, but the process exited with {proc.returncode}"
-            break
-        try:
-            last = probe()
-        except httpx.HTTPError as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.1)
-    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no log)"
-    pytest.fail(f"gave up within {timeout:.0f} s waiting for {what} (last: {last!r})\n{tail}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it does not stop in time; always reaped."""
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
-def clean_env() -> dict[str, str]:
-    # A developer's TOUCHMETRICS_DATABASE_URL would override the test's config file.
-    return {k: v for k, v in os.environ.items() if not k.startswith("TOUCHMETRICS_")}
 
 
 @pytest.fixture
@@ -89,26 +33,8 @@ def service(database_url: str, tmp_path: Path) -> Iterator[str]:
     """`touchmetrics serve` on a free loopback port; yields its base URL once ready."""
     config = tmp_path / "touchmetrics.yaml"
     config.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": database_url}))
-    log = tmp_path / "serve.log"
-    command = [str(Path(sys.executable).with_name("touchmetrics")), "serve"]
-    command += ["--config", str(config), "--host", "127.0.0.1", "--port", "0"]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=clean_env())
-    try:
-        # Port 0: the startup lines name the port the kernel picked.
-        found = wait_for(
-            "the service's startup line", lambda: _served_url(log), STARTUP_SECONDS, log, proc
-        )
-        ready = lambda: httpx.get(f"{found}/readyz", timeout=2).status_code == 200  # noqa: E731
-        wait_for("/readyz", ready, STARTUP_SECONDS, log, proc)
-        yield found
-    finally:
-        stop(proc)
-
-
-def _served_url(log: Path) -> str | None:
-    match = re.search(r"serving on (http://\S+)", log.read_text(errors="replace"))
-    return match.group(1) if match else None
+    with serving(config, tmp_path / "serve.log") as base:
+        yield base
 
 
 @pytest.fixture
@@ -128,22 +54,15 @@ def prometheus(service: str, tmp_path: Path) -> Iterator[str]:
         )
     )
     port = free_port()
-    log = tmp_path / "prometheus.log"
     command = [
         "prometheus",
         f"--config.file={config}",
         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
         f"--web.listen-address=127.0.0.1:{port}",
     ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    try:
-        ready = lambda: httpx.get(f"{base}/-/ready", timeout=2).status_code == 200  # noqa: E731
-        wait_for("Prometheus /-/ready", ready, STARTUP_SECONDS, log, proc)
-        yield base
-    finally:
-        stop(proc)
+    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as ready:
+        yield ready
 
 
 def post_log(base: str) -> int:

@@ -9,6 +9,7 @@ from collector import __version__
 from collector.cli.check import check
 from collector.cli.data import ingest, report
 from collector.cli.quarantine import quarantine
+from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
 
 
@@ -18,5 +19,5 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config):
+for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config, rules):
     main.add_command(command)
