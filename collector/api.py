@@ -14,6 +14,7 @@ from collector.app import context
 from collector.batch import Batch, BatchResult, Rejection, add_record
 from collector.errors import InputError, InvalidEvent, StoreError, UnsupportedBody
 from collector.reporting import BadQuery, parse_query, report_from_store
+from collector.schema import MAX_ID
 from collector.sources.body import parse_body
 from collector.sources.record import Record
 from collector.store import Store
@@ -83,7 +84,8 @@ def _id_of(record: Record | None) -> str | None:
         return None
     item = record.items[0]
     value = item.get("id") if isinstance(item, dict) else None
-    return value if isinstance(value, str) else None
+    # Only an id that could be one is echoed: a 1 MB one would make the answer 1 MB.
+    return value if isinstance(value, str) and 0 < len(value) <= MAX_ID else None
 
 
 @api.post("/webhooks/<platform>")

@@ -23,7 +23,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer, create_server
 from waitress.utilities import Error, RequestEntityTooLarge
 
-from collector.gate import Refusal, refuse
+from collector.gate import Refusal, body_over_limit, refuse
 from collector.lanes import Lanes
 from collector.settings import Settings
 
@@ -60,7 +60,14 @@ class GatedParser(HTTPRequestParser):
     def received(self, data: bytes) -> int:
         had_headers = self.headers_finished
         consumed = super().received(data)
-        if had_headers or not self.headers_finished or self.empty:
+        if had_headers:
+            if type(self.error) is RequestEntityTooLarge:
+                # A chunked body grew past the limit: answer as the app does, in JSON and
+                # naming the setting's limit (waitress names its own, one byte more).
+                limit = self.settings.max_body_bytes
+                self.error = Refused(Refusal(413, body_over_limit(limit)))
+            return consumed
+        if not self.headers_finished or self.empty:
             return consumed
         if self.error is None or isinstance(self.error, RequestEntityTooLarge):
             refusal = self._refusal()

@@ -24,18 +24,22 @@ Indicator = Literal[
     "response",
     "resolution",
 ]
-# The units of Prometheus' duration syntax, so a window is written the same in the YAML and in
-# the generated rules (`1h30m`, `7d`).
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-_DURATION = re.compile(r"(?:(\d+)(ms|s|m|h|d|w|y))+")
-_PART = re.compile(r"(\d+)(ms|s|m|h|d|w|y)")
+# Prometheus' duration syntax, so a window is written the same in the YAML and in the
+# generated rules (`1h30m`, `7d`): each unit at most once, from the largest to the smallest
+# (Prometheus refuses `30m1h`).
+_UNITS = {"y": 31536000, "w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1, "ms": 0.001}
+_DURATION = re.compile("".join(rf"(?:(?P<{unit}>\d+){unit})?" for unit in _UNITS))
 
 
 def parse_duration(text: str) -> float:
     """Seconds in a Prometheus duration such as ``30m``, ``1h30m`` or ``7d``."""
-    if not isinstance(text, str) or not _DURATION.fullmatch(text):
-        raise ValueError(f"{text!r} is not a duration such as 30m, 1h, 1d or 7d")
-    return sum(int(n) * _UNITS[unit] for n, unit in _PART.findall(text))
+    match = _DURATION.fullmatch(text) if isinstance(text, str) and text else None
+    if match is None:
+        raise ValueError(
+            f"{text!r} is not a duration such as 30m, 1h, 1h30m, 1d or 7d "
+            "(each unit once, largest first)"
+        )
+    return sum(int(n) * _UNITS[unit] for unit, n in match.groupdict().items() if n)
 
 
 class Objective(BaseModel):
@@ -70,6 +74,7 @@ class Objective(BaseModel):
     within_seconds: float | None = Field(
         None,
         gt=0,
+        allow_inf_nan=False,  # an infinite threshold would become a second +Inf bucket
         description="Durations only (required there): a duration is good when "
         "it is at most this; it becomes a bucket bound of its histogram.",
     )

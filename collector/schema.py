@@ -46,6 +46,7 @@ MAX_ATTRIBUTES = 32
 MAX_ATTRIBUTE_KEY = 64
 MAX_ATTRIBUTE_VALUE = 1024
 NUL_RULE = "must not contain NUL (U+0000)"
+MAX_PATH = 200  # characters of a nested field's path shown in a reason
 
 
 class Event(NamedTuple):
@@ -239,6 +240,8 @@ def _refuse_nul(record: dict[str, Any]) -> None:
     if found is None:
         return
     where = found.path or "(record)"
+    if len(where) > MAX_PATH:  # a path 1,000 levels deep would outgrow the reason
+        where = f"{where[:MAX_PATH]}…"
     rule = f"a key {NUL_RULE}" if found.key else NUL_RULE
     raise InvalidEvent(where, f"{rule} (got {quote(found.text)})")
 

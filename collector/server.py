@@ -52,9 +52,15 @@ def is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return all(
-            ipaddress.ip_address(a[4][0]).is_loopback for a in socket.getaddrinfo(host, None)
-        )
+        pass
+    try:
+        addresses = socket.getaddrinfo(host, None)
+    except OSError as exc:  # socket.gaierror: a name that does not resolve
+        raise ConfigError(
+            f"`http_host`: cannot resolve {host!r} ({exc.strerror}); "
+            "give an address such as 127.0.0.1, or a name this machine resolves"
+        ) from exc
+    return all(ipaddress.ip_address(a[4][0]).is_loopback for a in addresses)
 
 
 def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> None:

@@ -162,6 +162,13 @@ def test_junit_to_a_path_it_cannot_write_is_an_input_error(worse_run, tmp_path):
     assert "--junit" in result.stderr
 
 
+def test_a_step_summary_it_cannot_write_is_an_input_error_like_junit(worse_run, tmp_path):
+    target = tmp_path / "no-such-dir" / "summary.md"
+    result = worse_run("--github", env={"GITHUB_STEP_SUMMARY": str(target)})
+    assert result.exit_code == 2
+    assert f"$GITHUB_STEP_SUMMARY {target}: No such file or directory" in result.stderr
+
+
 def test_github_gets_a_command_per_result_that_does_not_pass_and_a_step_summary(
     cli, check_config, demo_logs, tmp_path
 ):

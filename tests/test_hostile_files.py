@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from collector.cli import main
-from tests.hostile import TIMESTAMPS_IN, TIMESTAMPS_OUT, attributes, good
+from tests.hostile import TIMESTAMPS_IN, TIMESTAMPS_OUT, attributes, good, nested, with_field
 
 
 @pytest.fixture
@@ -113,6 +113,22 @@ def test_it_reads_a_file_that_begins_with_a_byte_order_mark(cli, config_file, tm
     log = tmp_path / "bom.jsonl"
     log.write_bytes(b"\xef\xbb\xbf" + lines(good(0), good(1)))
     assert ingest(cli, config_file, log)["accepted"] == 2
+
+
+def test_it_imports_around_a_line_nested_1000_deep_that_hides_a_nul(cli, config_file, tmp_path):
+    deep = with_field(good(1), "extra", nested(1000, '"x"')).encode()
+    poisoned = with_field(good(2), "extra", nested(1000, '"\\u0000"')).encode()
+    log = tmp_path / "deep.jsonl"
+    log.write_bytes(lines(good(0), deep, poisoned))
+    result = ingest(cli, config_file, log)
+    assert (result["records"], result["accepted"], result["rejected"]) == (3, 2, 1)
+    (held,) = quarantine(cli, config_file).values()
+    assert held["reason"].startswith("field `extra[0][0][0]")
+    assert "must not contain NUL (U+0000)" in held["reason"] and len(held["reason"]) < 400
+    assert held["raw"] == poisoned.decode()
+    # Straight from the file (as `check` reads its logs), the same line is refused alike.
+    offline = json.loads(cli("report", "--config", config_file, "--format", "json", log).stdout)
+    assert offline["events"] == {"accepted": 2, "duplicates": 0, "rejected": 1}
 
 
 MAPPING = {

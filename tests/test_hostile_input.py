@@ -22,6 +22,8 @@ from tests.hostile import (
     attributes,
     good,
     ndjson,
+    nested,
+    with_field,
 )
 
 EVENTS = "/api/v1/events"
@@ -71,6 +73,25 @@ def test_it_quarantines_an_ndjson_line_of_invalid_utf8_with_its_line(live):
     assert rejected["error"] == "invalid UTF-8 at line 3, column 12 (byte 0xe9)"
     (row,) = live.store.quarantined()
     assert row.raw == line.decode("utf-8", "backslashreplace")  # each invalid byte as \xe9
+
+
+def test_it_takes_a_record_nested_1000_deep_and_refuses_one_hiding_a_nul_there(live):
+    deep = with_field(good(1), "extra", nested(1000, '"x"'))
+    poisoned = with_field(good(2), "extra", nested(1000, '"\\u0000"'))
+    body = f"[{orjson.dumps(good(0)).decode()}, {deep}, {poisoned}]"
+    answer = live.http.post(EVENTS, content=body.encode(), headers=JSON)
+    assert answer.status_code == 200
+    result = answer.json()
+    assert (result["accepted"], accounted(result)) == (2, 3)
+    (rejected,) = result["rejected"]
+    assert rejected["index"] == 2
+    assert rejected["error"].startswith("field `extra[0][0][0]")
+    assert "must not contain NUL (U+0000)" in rejected["error"]
+    assert len(rejected["error"]) < 400
+    # The quarantine keeps the whole record as it was sent (compact JSON, as orjson writes).
+    (row,) = live.store.quarantined()
+    assert row.raw == poisoned
+    assert live.store.event_counts() == {"accepted": 2, "duplicates": 0, "rejected": 1}
 
 
 @pytest.mark.parametrize(
@@ -210,6 +231,16 @@ def test_it_rejects_attributes_over_their_limits(live, shape, error):
     (rejected,) = result["rejected"]
     assert rejected["index"] == 1
     assert rejected["error"].startswith(error)
+
+
+def test_it_does_not_echo_an_id_over_128_characters_back_in_the_answer(live):
+    huge = {**good(1), "id": "x" * 1_000_000}
+    answer = live.http.post(EVENTS, json=[good(0), huge, {**good(2), "id": 5}])
+    assert len(answer.content) < 1000  # the answer does not grow with the bad value
+    result = answer.json()
+    assert result["accepted"] == 1
+    assert [(r["index"], r["id"]) for r in result["rejected"]] == [(1, None), (2, None)]
+    assert result["rejected"][0]["error"] == "field `id`: must be a string of 1 to 128 characters"
 
 
 @pytest.mark.parametrize("field", ["type", "channel", "author", "timestamp", "kind"])

@@ -68,6 +68,15 @@ def test_it_reads_the_objectives_of_the_design_with_their_defaults():
         ({"indicator": "csat", "min": 0.5, "channels": ["chat"], "kind": "ai"}, "not both"),
         ({"indicator": "csat", "min": 0.5, "window": "an hour"}, "objectives.o.window"),
         ({"indicator": "csat", "min": 0.5, "window": "0m"}, "longer than zero"),
+        # Prometheus takes each unit once, largest first: `30m1h` would break the rules.
+        ({"indicator": "csat", "min": 0.5, "window": "30m1h"}, "objectives.o.window"),
+        ({"indicator": "csat", "min": 0.5, "window": "1h1h"}, "objectives.o.window"),
+        ({"indicator": "csat", "min": 0.5, "for": "30s5m"}, "objectives.o.for"),
+        # An infinite threshold would be a second +Inf bucket of the histogram.
+        (
+            {"indicator": "response", "min": 0.5, "within_seconds": float("inf")},
+            "objectives.o.within_seconds",
+        ),
         ({"indicator": "csat", "min": 0.5, "for": "soon"}, "objectives.o.for"),
         ({"indicator": "csat", "min": 0.5, "by": "team"}, "objectives.o.by"),
         ({"indicator": "csat", "min": 0.5, "severity": "page"}, "objectives.o.severity"),
@@ -90,8 +99,10 @@ def test_an_objective_name_must_be_a_metric_label_value():
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("30m", 1800), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("0s", 0)]
-)
+    ("text", "seconds"),
+    [("30m", 1800), ("1h", 3600), ("1h30m", 5400), ("7d", 604800), ("0s", 0), ("90s", 90),
+     ("1d12h", 129600), ("1m500ms", 60.5)],
+)  # fmt: skip
 def test_windows_are_written_as_prometheus_durations(text: str, seconds: float):
     assert parse_duration(text) == seconds
 

@@ -139,6 +139,15 @@ def test_it_answers_413_to_a_body_claimed_over_the_limit_before_reading_it(guard
     assert b"over the limit of 10485760 bytes" in body
 
 
+def test_it_answers_413_in_json_naming_the_limit_to_a_chunked_body_past_it(front_door):
+    live = front_door(tokens=[TOKEN], max_body_bytes=2048)
+    body = (b" " * 512 for _ in range(8))  # 4 KiB in chunks: no length is announced
+    headers = {"Authorization": f"Bearer {TOKEN}", **NDJSON}
+    answer = live.http.post("/api/v1/events", content=body, headers=headers)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "request body over the limit of 2048 bytes"}
+
+
 def test_it_spools_nothing_of_a_write_without_a_token(guarded, spool):
     size = 9 * 2**20  # under the 10 MiB limit; waitress spools a body past 512 KiB
     claim = [f"Content-Length: {size}", "Content-Type: application/x-ndjson"]
@@ -200,6 +209,17 @@ def test_it_refuses_a_token_under_16_characters_on_a_non_loopback_address(tmp_pa
     assert "sh0rt-t0ken" not in result.stderr
     check_bind(parse_settings({"http_host": "192.0.2.10", "tokens": ["x" * 16]}))
     check_bind(parse_settings({"http_host": "127.0.0.1", "tokens": ["short"]}))  # loopback
+
+
+def test_serve_exits_2_naming_http_host_when_the_host_does_not_resolve(tmp_path):
+    config = tmp_path / "touchmetrics.yaml"
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path}/x.db"}))
+    # .invalid never resolves (RFC 6761); "[::1]" is a URL's spelling, not an address.
+    for host in ("no-such-host.invalid", "[::1]"):
+        result = run_cli(["serve", "--host", host, "--port", "0", "--config", str(config)])
+        assert result.returncode == 2
+        assert f"`http_host`: cannot resolve {host!r}" in result.stderr
+        assert "Traceback" not in result.stderr
 
 
 # Without tokens, no web page of another site writes (issue 7, item 13).

@@ -138,4 +138,8 @@ def _report(result: Check, fmt: str, junit: Path | None, github: bool) -> None:
             raise Abort(f"--junit {junit}: {exc.strerror}") from exc
     if github:
         click.echo(workflow_commands(result), nl=False)
-        append_step_summary(result)
+        try:
+            append_step_summary(result)
+        except OSError as exc:
+            where = f"$GITHUB_STEP_SUMMARY {exc.filename}"
+            raise Abort(f"{where}: {exc.strerror}") from exc

@@ -17,6 +17,7 @@ rejected record nobody sent:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -48,7 +49,7 @@ def parse_body(body: bytes) -> list[Record]:
         raise MalformedBody(f"empty body: {NO_SHAPE}")
     if text[:1] == b"[":
         items = _whole(body)
-        return [Record(i, 0, orjson.dumps(item).decode(), [item]) for i, item in enumerate(items)]
+        return [Record(i, 0, json_text(item), [item]) for i, item in enumerate(items)]
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -109,3 +110,53 @@ def _line_record(data: bytes, index: int) -> Record:
         return Record(
             index, 0, text, error=f"invalid JSON: {exc.msg} at {at(exc.colno, index + 1)}"
         )
+
+
+def json_text(value: Any) -> str:
+    """An array item as compact JSON text, the record kept for it, however deep it nests.
+
+    orjson writes at most 254 levels, and parses up to 1,024: an item between the two
+    is valid JSON (a JSON Lines file keeps such a line), so it is written out here by a
+    loop instead of failing its whole body with a 500."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _written_by_loop(value)
+
+
+def _written_by_loop(value: Any) -> str:
+    """Compact JSON text as orjson writes it, with a stack of its own instead of recursion."""
+    out: list[str] = []
+    # One frame per open array or object: its members left, its closing bracket, and
+    # whether a member was written yet (a comma goes before every later one).
+    stack: list[tuple[Iterator[Any], str, list[bool]]] = []
+
+    def begin(item: Any) -> None:
+        if isinstance(item, dict):
+            out.append("{")
+            stack.append((iter(item.items()), "}", [False]))
+        elif isinstance(item, list):
+            out.append("[")
+            stack.append((iter(item), "]", [False]))
+        else:
+            out.append(orjson.dumps(item).decode())
+
+    begin(value)
+    while stack:
+        members, closer, written = stack[-1]
+        member: Any = next(members, _END)
+        if member is _END:
+            stack.pop()
+            out.append(closer)
+            continue
+        if written[0]:
+            out.append(",")
+        written[0] = True
+        if closer == "}":
+            key, member = member
+            out.append(orjson.dumps(key).decode() + ":")
+        begin(member)
+    return "".join(out)
+
+
+_END = object()

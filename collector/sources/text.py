@@ -51,20 +51,29 @@ class Nul(NamedTuple):
 
 def find_nul(value: Any, path: str = "") -> Nul | None:
     """The first string, object key or value, that holds a NUL in a parsed JSON or YAML
-    value; paths read ``attributes.topic`` and ``extra.deep[1]``, long keys cut short."""
-    if isinstance(value, str):
-        return Nul(path, value, key=False) if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
+    value; paths read ``attributes.topic`` and ``extra.deep[1]``, long keys cut short.
+
+    Walked with a stack of its own, not by recursion: JSON may nest 1,024 deep, past
+    Python's recursion limit, and one such record must be refused, not crash its batch.
+    """
+    # Entries are (parent path, key or _ITEM, value), popped in document order.
+    stack: list[tuple[str, Any, Any]] = [(path, _ITEM, value)]
+    while stack:
+        parent, key, item = stack.pop()
+        where = parent
+        if key is not _ITEM:
             if isinstance(key, str) and "\x00" in key:
-                return Nul(path, key, key=True)
+                return Nul(parent, key, key=True)
             name = str(key) if len(str(key)) <= 64 else f"{str(key)[:64]}…"
-            found = find_nul(item, f"{path}.{name}" if path else name)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = find_nul(item, f"{path}[{index}]")
-            if found is not None:
-                return found
+            where = f"{parent}.{name}" if parent else name
+        if isinstance(item, str):
+            if "\x00" in item:
+                return Nul(where, item, key=False)
+        elif isinstance(item, dict):
+            stack.extend((where, k, v) for k, v in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", _ITEM, v) for i, v in reversed(list(enumerate(item))))
     return None
+
+
+_ITEM = object()  # marks a stack entry that is a list item or the root, not an object member
