@@ -65,12 +65,18 @@ def storable(text: str) -> str:
 
 @dataclass(slots=True)
 class Checkpoint:
-    """How far a file has been read, committed with the batch that read it."""
+    """How far a file has been read, committed with the batch that read it.
+
+    One per file and way of reading it (``reader``: "jsonl", or a mapping's fingerprint);
+    ``rejected`` counts the records its imports rejected, so that a resumed import still
+    knows the file had rejections."""
 
     source: str
     fingerprint: str
     offset: int
     line: int
+    reader: str = "jsonl"
+    rejected: int = 0
 
 
 class Incoming(NamedTuple):
@@ -94,6 +100,15 @@ class Batch:
     events: list[Incoming] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
+    # The text of each record that holds several events (a CSV row), by its line: the
+    # store rejects such a record whole, and quarantines it as it was read.
+    records: dict[int, str] = field(default_factory=dict)
+
+    def take(self, record: Record, events: list[Incoming]) -> None:
+        """Add the events of one record that passed validation."""
+        self.events.extend(events)
+        if len(events) > 1:
+            self.records[record.line] = record.raw
 
 
 @dataclass(slots=True)
@@ -135,9 +150,10 @@ def add_record(batch: Batch, validator: Validator, record: Record) -> None:
             batch.events.append(Incoming(event, record.raw, record.line))
         return
     events, rejection = validate_record(validator, record, batch.source)
-    batch.events.extend(events)
     if rejection is not None:
         batch.rejections.append(rejection)
+    else:
+        batch.take(record, events)
 
 
 def batch_of_events(validator: Validator, source: str, events: list[Any]) -> Batch:

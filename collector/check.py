@@ -224,7 +224,7 @@ def _evaluate(
         return _from_files(settings, objectives, side)
     store = the_store()
     window = side.window
-    facts = store.facts(window.start, window.end)
+    facts = store.facts(window.start, window.end, topics=False)  # objectives need no topic
     results = evaluate(objectives, facts, store.channel_kinds(), settings.channels)
     span = window.as_dict()
     where = f"the database, {span['from'] or 'the beginning'} to {span['to'] or 'now'}"
@@ -246,4 +246,4 @@ def _from_files(
         f"{files} file{'s' if files != 1 else ''}, {s.records:,} records: "
         f"{s.accepted:,} accepted, {s.duplicates:,} duplicates, {s.rejected:,} rejected"
     )
-    return results, Input(description, s.rejected, tuple(s.reasons.most_common()))
+    return results, Input(description, s.rejected, tuple(s.reasons()))

@@ -22,6 +22,9 @@ RESOLUTION = "resolution"
 CSAT = "csat"  # value: score on 1..5, flag: 1 when satisfied
 REOPEN = "reopen"
 ANOMALY = "anomaly"  # label: the reason
+# Not an engine fact: the store keeps, per conversation and channel, the latest event
+# credited to the channel, under this kind in the facts table (see Replay.latest).
+LAST_EVENT = "last_event"
 
 
 class Fact(NamedTuple):
@@ -64,6 +67,10 @@ class Replay:
 
     facts: list[Fact] = field(default_factory=list)
     topic: str | None = None
+    # The latest event per channel, each event in the channel the conversation was in at
+    # its instant (after applying it: a handoff is its target's); events before any
+    # channel is known count nowhere.
+    latest: dict[str, int] = field(default_factory=dict)
     channel: str | None = None  # current segment's channel, or the last one once ended
     active: bool = False
     started_at: int | None = None
@@ -92,16 +99,18 @@ def replay(events: Iterable[Applied]) -> Replay:
     for event in applied_order(events):
         if event.topic is not None:
             out.topic = event.topic
-        if not state.started and not _start(state, event, out.facts):
-            continue
-        if event.type == "csat":
-            assert event.score is not None
-            latest_csat = Fact(
-                CSAT, state.channel, event.ts, rescaled(event.score, event.scale),
-                int(satisfied(event.score, event.scale)),
-            )  # fmt: skip
-        else:
-            _apply(state, event, out.facts)
+        if state.started or _start(state, event, out.facts):
+            if event.type == "csat":
+                assert event.score is not None
+                latest_csat = Fact(
+                    CSAT, state.channel, event.ts, rescaled(event.score, event.scale),
+                    int(satisfied(event.score, event.scale)),
+                )  # fmt: skip
+            else:
+                _apply(state, event, out.facts)
+        if state.channel is not None:
+            # Applied in time order, so the last event credited to a channel is its latest.
+            out.latest[state.channel] = event.ts
     if latest_csat is not None:
         out.facts.append(latest_csat)
     out.channel, out.active = state.channel, state.active

@@ -191,5 +191,5 @@ def evaluate_store(store: Store, objectives: Sequence[Objective], now: int) -> l
     """Every objective over its trailing window ending at ``now``, from the stored facts."""
     if not objectives:
         return []
-    facts = store.facts(now - longest_window_us(objectives), now)
+    facts = store.facts(now - longest_window_us(objectives), now, topics=False)
     return evaluate(objectives, facts, store.channel_kinds(), store.settings.channels, now)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from collector.batch import BatchResult
 from collector.reading import Job, chunks, rare_collections
+from collector.rejections import ByRule
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Reader
@@ -32,40 +33,89 @@ READ_AHEAD_BYTES = 4 << 20
 
 @dataclass(slots=True)
 class Summary:
-    """What became of every record read."""
+    """What became of every record read (a row of a CSV file, a line of JSON Lines).
 
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    records: int = 0
-    reasons: Counter[str] = field(default_factory=Counter)
-    examples: list[str] = field(default_factory=list)
-    resumed_at_line: int = 0
+    Records add up: each is taken (its events accepted, or duplicates of stored ones),
+    skipped (a mapping's `skip_when`) or rejected (quarantined whole, by rule).
+    """
+
+    accepted: int = 0  # events new to the store
+    duplicates: int = 0  # events stored before with the same content
+    rejected: int = 0  # records quarantined
+    records: int = 0  # records read: not a header, not a blank line
+    skipped: Counter[str] = field(default_factory=Counter)  # records, by reason
+    by_rule: ByRule = field(default_factory=ByRule)
+    unit: str = ""  # what a record is: a "row" of CSV, a "line" of JSON Lines; "" not known
+    resumed_after_line: int = 0
+    earlier_rejected: int = 0  # records that earlier runs of this import rejected
+
+    def count(self, number: int, noun: str | None = None) -> str:
+        """``number`` of records (or of ``noun``), in words: "1 row", "33,344 rows"."""
+        noun = noun or self.unit or "record"
+        return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+    @property
+    def taken(self) -> int:
+        return self.records - self.rejected - sum(self.skipped.values())
+
+    @property
+    def events(self) -> int:
+        return self.accepted + self.duplicates
 
     def add(self, result: BatchResult) -> None:
         self.accepted += result.accepted
         self.duplicates += result.duplicates
         self.rejected += len(result.rejections)
         for rejection in result.rejections:
-            self.reasons[rejection.reason] += 1
-            if len(self.examples) < 5:
-                self.examples.append(f"{rejection.position}: {rejection.reason}")
+            self.by_rule.add(rejection.position, rejection.reason)
 
     def merge(self, other: Summary) -> None:
         self.accepted += other.accepted
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.records += other.records
-        self.reasons.update(other.reasons)
-        self.examples.extend(other.examples[: max(0, 5 - len(self.examples))])
+        self.skipped.update(other.skipped)
+        self.by_rule.merge(other.by_rule)
+        self.earlier_rejected += other.earlier_rejected
+        self.unit = other.unit if self.unit in ("", other.unit) else "record"
 
-    def as_dict(self) -> dict[str, object]:
+    def describe(self, path: Path | str) -> str:
+        """One file's import in a line whose counts add up: "export.csv: 7 rows: 4 taken
+        as 5 events (5 new, 0 duplicates), 1 skipped, 2 rejected"."""
+        resumed = f" (resumed after line {self.resumed_after_line:,})"
+        skipped = sum(self.skipped.values())
+        parts = [
+            f"{self.taken:,} taken as {self.count(self.events, 'event')} "
+            f"({self.accepted:,} new, {self.count(self.duplicates, 'duplicate')})",
+            *([f"{skipped:,} skipped"] if skipped else []),
+            f"{self.rejected:,} rejected",
+        ]
+        earlier = self.earlier_rejected
+        return (
+            f"{path}{resumed if self.resumed_after_line else ''}: {self.count(self.records)}: "
+            + ", ".join(parts)
+            + (f"; earlier runs rejected {earlier:,}" if earlier else "")
+        )
+
+    def reasons(self) -> list[tuple[str, int]]:
+        """(an example reason, count) per rule, the most broken first."""
+        return [(g.reason, g.count) for _rule, g in self.by_rule.most_common()]
+
+    def as_dict(self, *, one_file: bool = True) -> dict[str, object]:
+        """The summary as `ingest --json` prints it; where a file resumed is said per file."""
+        where = {"resumed_after_line": self.resumed_after_line} if one_file else {}
         return {
             "records": self.records,
+            "taken": self.taken,
+            "skipped": sum(self.skipped.values()),
+            "rejected": self.rejected,
+            "events": self.events,
             "accepted": self.accepted,
             "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "rejected_by_reason": dict(self.reasons.most_common()),
+            "skipped_by_reason": dict(self.skipped.most_common()),
+            "rejected_by_rule": self.by_rule.as_list(),
+            **where,
+            "earlier_rejected": self.earlier_rejected,
         }
 
 
@@ -78,16 +128,21 @@ def ingest_file(
     progress: Progress | None = None,
     complete_only: bool = False,
     read_ahead: bool | None = None,
+    restart: bool = False,
 ) -> Summary:
-    """Import one file from where the last import of it stopped.
+    """Import one file from where the last import of it, read the same way, stopped.
 
-    ``read_ahead`` reads and prepares batches in a second process while this one writes;
-    None decides by the file's unread size and the number of cores.
+    ``restart`` forgets that checkpoint and reads the file from its start (ids keep what
+    was stored from being stored twice). ``read_ahead`` reads and prepares batches in a
+    second process while this one writes; None decides by the file's unread size and the
+    number of cores.
     """
     source = str(path.resolve())
-    summary = Summary()
-    offset, line = _resume_point(store, path, source)
-    summary.resumed_at_line = line
+    summary = Summary(unit=reader.unit)
+    offset, line, summary.earlier_rejected = _resume_point(
+        store, path, source, reader.key, restart=restart
+    )
+    summary.resumed_after_line = line
     job = Job(
         validator, reader, path, source, offset, line,
         store.settings.ingest_batch_size, complete_only,
@@ -97,6 +152,7 @@ def ingest_file(
     with rare_collections():
         for chunk in chunks(job, ahead=read_ahead):
             summary.records += chunk.records  # not lines: headers, blank lines and wrapped rows
+            summary.skipped.update(chunk.skipped)
             summary.add(store.write_batch(chunk.prepared))
             if progress is not None:
                 progress(chunk.end - offset)
@@ -108,10 +164,17 @@ def _worth_reading_ahead(path: Path, offset: int) -> bool:
     return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
 
 
-def _resume_point(store: Store, path: Path, source: str) -> tuple[int, int]:
-    saved = store.checkpoint(source)
-    if saved is None or path.stat().st_size < saved.offset:
-        return 0, 0
-    if fingerprint(path, saved.offset) != saved.fingerprint:
-        return 0, 0  # another file under the same name: read it all; ids keep it idempotent
-    return saved.offset, saved.line
+def _resume_point(
+    store: Store, path: Path, source: str, key: str, *, restart: bool
+) -> tuple[int, int, int]:
+    """Where to read from (offset, line) and how many records earlier runs rejected."""
+    saved = store.checkpoint(source, key)
+    if saved is None:
+        return 0, 0, 0
+    grown = path.stat().st_size >= saved.offset
+    if restart or not grown or fingerprint(path, saved.offset) != saved.fingerprint:
+        # Asked to, or another file under the same name: read it all; ids keep it
+        # idempotent, and the count of rejections starts again with it.
+        store.forget_checkpoint(source, key)
+        return 0, 0, 0
+    return saved.offset, saved.line, saved.rejected

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from collector.batch import batch_of_events
 from collector.demo import LiveFeed
+from collector.errors import InputError
 from collector.ingest import Summary, ingest_file
 from collector.schema import Validator
 from collector.sources.jsonl import JsonLinesReader
@@ -26,19 +27,21 @@ def import_spool(store: Store, validator: Validator, spool_dir: Path) -> bool:
 
     1. List the JSON Lines files in the folder, oldest name first.
     2. Import each from its checkpoint, complete lines only: a line still being written
-       waits for the next run.
+       waits for the next run. A file that cannot be read at all (a JSON array dropped
+       there) is logged and passed over; the others are still imported.
     3. Return whether any record was read.
     """
     found = False
     reader = JsonLinesReader()
     for path in sorted(p for pattern in SPOOL_PATTERNS for p in spool_dir.glob(pattern)):
-        summary: Summary = ingest_file(store, validator, reader, path, complete_only=True)
+        try:
+            summary: Summary = ingest_file(store, validator, reader, path, complete_only=True)
+        except InputError as exc:
+            log.error("spool %s: not imported: %s", path.name, exc)
+            continue
         if summary.records:
             found = True
-            log.info(
-                "spool %s: %d records, %d accepted, %d duplicates, %d rejected",
-                path.name, summary.records, summary.accepted, summary.duplicates, summary.rejected,
-            )  # fmt: skip
+            log.info("spool %s", summary.describe(path.name))
     return found
 
 

@@ -11,12 +11,13 @@ what is stored, counts the totals, and corrects the few conversations that are n
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.batch import CONFLICT, Batch, Checkpoint, Incoming, Rejection, now_us, position
-from collector.engine import Fact, Replay, replay
+from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us
+from collector.engine import LAST_EVENT, Fact, Replay, replay
+from collector.schema import Event
 
 Row = tuple[Any, ...]
 
@@ -29,21 +30,26 @@ class Prepared:
     rows: list[Row] = field(default_factory=list)  # events rows, one per id, in id order
     lines: list[int] = field(default_factory=list)  # the line (or index) each row was read at
     rejections: list[Rejection] = field(default_factory=list)
-    duplicates: int = 0  # repeats of an id within the batch, with the same content
+    # Later records of an id the batch holds more than once: (id, line, raw, content hash).
+    # Only the store can judge them: each is a duplicate of the content kept for its id,
+    # which is the stored one if any, else the batch's first, or a conflict.
+    repeats: list[tuple[str, int, str, str]] = field(default_factory=list)
     conversations: list[Row] = field(default_factory=list)  # conversations rows, in id order
-    latest: list[dict[str, int]] = field(default_factory=list)  # per conversation row
     facts: list[Row] = field(default_factory=list)  # facts rows of those conversations
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
     received: int = 0  # microseconds since the epoch, in every events row
+    records: dict[int, str] = field(default_factory=dict)  # Batch.records: taken whole
 
 
 def prepare(batch: Batch, received: int | None = None) -> Prepared:
     """Lay out one batch; ``received`` (microseconds) defaults to now."""
     out = Prepared(batch.source, rejections=list(batch.rejections), checkpoint=batch.checkpoint)
+    out.records = batch.records
     out.received = now_us() if received is None else received
     kept = _first_of_each_id(batch, out)
-    out.channels = _channels(kept)  # in arrival order: a channel keeps the first kind named
+    # In arrival order: a channel keeps the first kind named.
+    out.channels = first_kinds(item.event for item in kept)
     kept.sort(key=_event_id)  # in key order, inserts walk the id index's pages once
     out.rows = [(*item.event, item.raw, batch.source, out.received) for item in kept]
     out.lines = [item.line for item in kept]
@@ -56,34 +62,23 @@ def prepare(batch: Batch, received: int | None = None) -> Prepared:
         events = by_conversation[cid]
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
-        out.latest.append(latest_by_channel(events, result.channel))
         out.facts.extend(fact_rows(cid, result))
     return out
 
 
 def _first_of_each_id(batch: Batch, out: Prepared) -> list[Incoming]:
-    """The first event of each id; later ones count as duplicates or conflicts."""
+    """The first event of each id; later ones are set aside in ``out.repeats``."""
     if len({event.id for event, _raw, _line in batch.events}) == len(batch.events):
         return list(batch.events)  # the usual batch: no id twice
-    hashes: dict[str, str] = {}
+    seen: set[str] = set()
     kept: list[Incoming] = []
     for item in batch.events:
-        known = hashes.get(item.event.id)
-        if known is None:
-            hashes[item.event.id] = item.event.content_hash
-            kept.append(item)
-        elif known == item.event.content_hash:
-            out.duplicates += 1
+        event = item.event
+        if event.id in seen:
+            out.repeats.append((event.id, item.line, item.raw, event.content_hash))
         else:
-            out.rejections.append(
-                Rejection(
-                    batch.source,
-                    position(batch.source, item.line),
-                    item.raw,
-                    CONFLICT,
-                    item.event.id,
-                )
-            )
+            seen.add(event.id)
+            kept.append(item)
     return kept
 
 
@@ -94,34 +89,33 @@ def conversation_row(cid: str, result: Replay, events: Sequence[Any]) -> Row:
 
 
 def fact_rows(cid: str, result: Replay) -> list[Row]:
-    """Facts rows: the conversation, engine.Fact's fields, then the conversation's topic."""
-    topic = result.topic
-    return [(cid, *fact, topic) for fact in result.facts]
+    """Facts rows: the conversation, then engine.Fact's fields; then a LAST_EVENT row per
+    channel the conversation was in. The topic stays in the conversations row alone."""
+    rows: list[Row] = [(cid, *fact) for fact in result.facts]
+    rows += [(cid, LAST_EVENT, ch, ts, None, None, None) for ch, ts in result.latest.items()]
+    return rows
 
 
-def latest_by_channel(events: Sequence[Any], current: str | None) -> dict[str, int]:
-    """The latest of these events per channel; one that names none is in ``current``."""
-    latest: dict[str, int] = {}
-    for event_ in events:
-        channel = event_.channel or current
-        if channel is not None and event_.ts > latest.get(channel, -1):
-            latest[channel] = event_.ts
-    return latest
-
-
-def _channels(kept: Sequence[Incoming]) -> dict[str, tuple[str | None, int]]:
-    """Each channel named in the batch, with the kind and time it was first named with."""
+def first_kinds(events: Iterable[Event]) -> dict[str, tuple[str | None, int]]:
+    """Each channel these events name, with the kind and time it was first named with."""
     seen: dict[str, tuple[str | None, int]] = {}
-    for item in kept:
-        name = item.event.channel
+    for event in events:
+        name = event.channel
         if name is not None and name not in seen:
-            seen[name] = (item.event.kind, item.event.ts)
+            seen[name] = (event.kind, event.ts)
     return seen
+
+
+def kept_channels(rows: Sequence[Row], lines: Sequence[int]) -> dict[str, tuple[str | None, int]]:
+    """first_kinds of some of a batch's events rows, in the order they arrived."""
+    arrival = sorted(range(len(rows)), key=lines.__getitem__)
+    return first_kinds(Event._make(rows[i][:_EVENT_WIDTH]) for i in arrival)
 
 
 def _event_id(item: Incoming) -> str:
     return item.event.id
 
 
-# A facts row: the conversation, then engine.Fact's fields in order, then its topic.
-FACT_COLUMNS = ("conversation_id", *Fact._fields, "topic")
+_EVENT_WIDTH = len(Event._fields)  # an events row begins with the Event's fields
+# A facts row: the conversation, then engine.Fact's fields in order.
+FACT_COLUMNS = ("conversation_id", *Fact._fields)

@@ -15,14 +15,16 @@ import pickle
 import queue
 import signal
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from collector.batch import Batch, Checkpoint, add_record
 from collector.errors import InputError
+from collector.ledger import IdLedger, add_checked
 from collector.prepare import Prepared, prepare
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
@@ -48,11 +50,23 @@ class Job:
 
 @dataclass(slots=True)
 class Chunk:
-    """A prepared batch with its checkpoint, the records it holds and where it ended."""
+    """A prepared batch with its checkpoint, the records it holds and where it ended, and
+    how many of those records were skipped, by reason."""
 
     prepared: Prepared
     records: int
     end: int
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class Filled:
+    """A batch as records filled it: the last record, how many, how many skipped."""
+
+    batch: Batch
+    last: Record
+    count: int
+    skipped: Counter[str]
 
 
 def chunks(job: Job, *, ahead: bool = False) -> Iterator[Chunk]:
@@ -61,29 +75,40 @@ def chunks(job: Job, *, ahead: bool = False) -> Iterator[Chunk]:
 
 
 def batches(
-    records: Iterable[Record], validator: Validator, source: str, size: int
-) -> Iterator[tuple[Batch, Record, int]]:
-    """Group validated records into batches of ``size``; yields each with its last record
-    and how many records it holds."""
-    batch = Batch(source)
+    records: Iterable[Record],
+    validator: Validator,
+    source: str,
+    size: int,
+    ledger: IdLedger | None = None,
+) -> Iterator[Filled]:
+    """Group validated records into batches of ``size`` records (skipped ones included);
+    with a ledger, a record that makes an id made before with other content is refused."""
+    batch, skipped = Batch(source), Counter[str]()
     last: Record | None = None
     count = 0
     for record in records:
-        add_record(batch, validator, record)
+        if record.skipped is not None:
+            skipped[record.skipped] += 1
+        elif ledger is None:
+            add_record(batch, validator, record)
+        else:
+            add_checked(batch, validator, record, ledger)
         last, count = record, count + 1
         if count >= size:
-            yield batch, last, count
-            batch, count = Batch(source), 0
+            yield Filled(batch, last, count, skipped)
+            batch, skipped, count = Batch(source), Counter(), 0
     if last is not None and count:
-        yield batch, last, count
+        yield Filled(batch, last, count, skipped)
 
 
 def _prepared(job: Job) -> Iterator[Chunk]:
     records = job.reader.records(job.path, job.offset, job.line, complete_only=job.complete_only)
-    for batch, last, count in batches(records, job.validator, job.source, job.batch_size):
+    ledger = IdLedger(job.source) if job.reader.ledger else None
+    for filled in batches(records, job.validator, job.source, job.batch_size, ledger):
+        last, batch = filled.last, filled.batch
         mark = fingerprint(job.path, last.end)
-        batch.checkpoint = Checkpoint(job.source, mark, last.end, last.line)
-        yield Chunk(prepare(batch), count, last.end)
+        batch.checkpoint = Checkpoint(job.source, mark, last.end, last.line, job.reader.key)
+        yield Chunk(prepare(batch), filled.count, last.end, filled.skipped)
 
 
 def _from_process(job: Job) -> Iterator[Chunk]:

@@ -53,7 +53,7 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     kinds = store.channel_kinds()
     known_channel(query, kinds)
     return build_report(
-        store.facts(window.start, window.end),
+        store.facts(window.start, window.end, topics=query.group_by == "topic"),
         kinds,
         store.settings.channels,
         query,

@@ -2,7 +2,10 @@
 
 Each fact contributes fixed amounts to a few (channel, series, label) cells. When a
 conversation is replayed, the store adds the contributions of its new facts and subtracts
-those of its old ones, so the totals always equal a fresh count over all facts.
+those of its old ones, so the totals always equal a fresh count over all facts. Histogram
+buckets are counted cumulatively, as Prometheus exposes them (an observation is in every
+bucket whose bound holds it), so each cell is one exposed series and can hold its own
+high-water mark (see Store._add_totals).
 """
 
 from __future__ import annotations
@@ -59,10 +62,11 @@ def contributions(rows: Iterable[Sequence[Any]], layout: Layout, sign: int = 1) 
     """The cells these facts rows add to (or, with sign -1, take from).
 
     Rows are in the facts table's column order (conversation_id, kind, channel, at,
-    value, flag, label, topic), as the store writes and reads them.
+    value, flag, label), as the store writes and reads them.
     """
     cells: Counter[Cell] = Counter()
-    for _conversation, kind, channel, _at, value, flag, label, _topic in rows:
+    buckets: Counter[Cell] = Counter()  # by the first bucket holding each value
+    for _conversation, kind, channel, _at, value, flag, label in rows:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
         if kind in (STARTED, REOPEN):
@@ -71,24 +75,15 @@ def contributions(rows: Iterable[Sequence[Any]], layout: Layout, sign: int = 1) 
             cells[(channel, kind, label or "")] += sign
         elif kind in HISTOGRAMS:
             assert value is not None
-            cells[(channel, kind, layout.bucket(kind, value))] += sign
+            buckets[(channel, kind, layout.bucket(kind, value))] += sign
             cells[(channel, kind, "count")] += sign
             cells[(channel, kind, "sum")] += sign * value  # a float, in a Counter of ints
         elif kind == CSAT:
             cells[(channel, "csat", "responses")] += sign
             cells[(channel, "csat", "satisfied")] += sign * (flag or 0)
+    # Cumulated once per bucket touched rather than once per value.
+    for (channel, kind, first), amount in buckets.items():
+        labels = layout.labels[kind]
+        for label in labels[labels.index(first) :]:
+            cells[(channel, kind, label)] += amount
     return cells
-
-
-def merge(into: Counter[Cell], more: Counter[Cell]) -> None:
-    """Add ``more`` into ``into`` keeping zero results, which still must be written."""
-    for cell, amount in more.items():
-        into[cell] = into.get(cell, 0) + amount
-
-
-def nonzero(cells: Counter[Cell]) -> list[Cell]:
-    return [cell for cell, amount in cells.items() if amount != 0]
-
-
-def histogram_cells(layout: Layout, kind: str) -> Sequence[str]:
-    return layout.labels[kind]

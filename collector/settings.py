@@ -330,8 +330,13 @@ class Settings(BaseModel):
         return tuple(sorted({float(b) for b in configured} | thresholds))
 
 
-def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
-    """Parse the YAML file (``path`` or $TOUCHMETRICS_CONFIG) with the environment over it."""
+def load_settings(
+    path: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Parse the YAML file (``path`` or $TOUCHMETRICS_CONFIG) with the environment over it,
+    and ``overrides`` (command-line options) over both, in one validation."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     if path:
@@ -340,6 +345,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         path = env[ENV_PREFIX + "CONFIG"]
         data = _read_yaml(Path(path), via=ENV_PREFIX + "CONFIG")
     data.update(_from_env(env))
+    data.update(overrides or {})
     return parse_settings(data, source=str(path) if path else "environment")
 
 

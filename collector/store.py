@@ -5,9 +5,9 @@ seen before, keeps the rest, replays every conversation the batch touched, swaps
 conversation's facts and moves the all-time totals by the difference.
 
 Concurrent writers on PostgreSQL lock rows in one order, so none waits for another in a
-circle (a deadlock): events by id, then channels by name, conversations by id, the
-last-event marks by channel and the totals by cell. Each step sorts its rows; a new
-step that writes shared rows must sort them too and keep its place in this order.
+circle (a deadlock): events by id, then channels by name, conversations by id and the
+totals by cell. Each step sorts its rows; a new step that writes shared rows must sort
+them too and keep its place in this order.
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     Engine,
     Table,
     bindparam,
-    case,
     delete,
+    func,
+    null,
     select,
     text,
     update,
@@ -35,7 +37,7 @@ from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
 from collector.deadlines import unhurried
-from collector.engine import Replay, replay
+from collector.engine import LAST_EVENT, Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
     FACT_COLUMNS,
@@ -43,15 +45,26 @@ from collector.prepare import (
     Row,
     conversation_row,
     fact_rows,
-    latest_by_channel,
+    kept_channels,
     prepare,
 )
 from collector.rollup import Cell, Layout, contributions
 from collector.schema import Event
 from collector.settings import Settings
+from collector.sortout import sort_out
 
 CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
+_HASH = Event._fields.index("content_hash")  # where an events row holds its content hash
 EVENTS_CELL = ""  # the channel of store-wide series
+
+
+@dataclass(slots=True)
+class _Kept:
+    """The events rows of a batch whose id was new to the store, with their lines."""
+
+    rows: list[Row]
+    lines: list[int]
+    refused: set[str] | None  # conversations of the rows turned away; None: none were
 
 
 class Store:
@@ -72,6 +85,15 @@ class Store:
             engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
         )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
+        # SET reads the row as it was before this statement: value there is the old total.
+        self._add_totals_sql = driver_insert(
+            engine,
+            t.rollups,
+            suffix=" ON CONFLICT (channel, series, label) DO UPDATE SET"
+            " value = rollups.value + excluded.value,"
+            " exposed = CASE WHEN rollups.value + excluded.value > rollups.exposed"
+            " THEN rollups.value + excluded.value ELSE rollups.exposed END",
+        )
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
         self._growth = _Growth()
@@ -106,13 +128,14 @@ class Store:
         """Write in one transaction; go again when another writer stored some of the same
         ids meanwhile, so that they count as duplicates (or conflicts) this time."""
         for _attempt in range(_ATTEMPTS):
+            registered: set[str] = set()
             try:
                 with self.engine.begin() as conn:
-                    result = self._write(conn, prepared)
+                    result = self._write(conn, prepared, registered)
             except _Raced:
                 continue
             # Only once committed: a rolled-back registration must be tried again.
-            self._known_channels.update(prepared.channels)
+            self._known_channels |= registered
             return result
         raise StoreError(f"other writers kept storing the same event ids; tried {_ATTEMPTS} times")
 
@@ -124,14 +147,17 @@ class Store:
         with self.engine.begin() as conn, unhurried(conn):
             conn.execute(text("ANALYZE events, conversations, facts"))
 
-    def _write(self, conn: Any, p: Prepared) -> BatchResult:
-        result = BatchResult(rejections=list(p.rejections), duplicates=p.duplicates)
-        fresh, touched = self._insert_events(conn, p, result)
+    def _write(self, conn: Any, p: Prepared, registered: set[str]) -> BatchResult:
+        """The batch's writes in ``conn``'s transaction; the channels it registers are
+        added to ``registered``."""
+        result = BatchResult(rejections=list(p.rejections))
+        kept = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
-        if fresh:
-            self._register_channels(conn, p.channels)
-            cells = self._derive(conn, p, fresh, touched)
-        result.accepted = len(fresh)
+        if kept.rows:
+            channels = p.channels if kept.refused is None else kept_channels(kept.rows, kept.lines)
+            registered.update(self._register_channels(conn, channels))
+            cells = self._derive(conn, p, kept)
+        result.accepted = len(kept.rows)
         if result.rejections:
             conn.execute(
                 t.quarantine.insert(), [_quarantine_row(r, p.received) for r in result.rejections]
@@ -141,34 +167,39 @@ class Store:
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
         if p.checkpoint is not None:
-            self._save_checkpoint(conn, p.checkpoint, p.received)
+            self._save_checkpoint(conn, p.checkpoint, p.received, len(result.rejections))
         return result
 
-    def _insert_events(
-        self, conn: Any, p: Prepared, result: BatchResult
-    ) -> tuple[list[Row], set[str] | None]:
-        """Insert the events whose id is new; return them with the conversations they touch
-        (None: all of the batch's). A stored id counts as a duplicate, or as a conflict
-        when its content differs."""
+    def _insert_events(self, conn: Any, p: Prepared, result: BatchResult) -> _Kept:
+        """Insert the events whose id is new and return them. A stored id counts as a
+        duplicate, or as a conflict when its content differs; a record of several events
+        with a conflict is turned away whole (collector.sortout)."""
         if not p.rows:
-            return [], None
+            return _Kept([], [], None)
         if not self.sqlite:
-            fresh, touched = self._sorted_out(p, self._stored(conn, p.rows), result)
+            seen = self._stored(conn, p.rows)
+            kept, _dropped = self._sorted_out(p, seen, result)
             # An id another writer inserts after the look-up makes this insert wait for that
             # writer's commit, then skip the row. Ids in order: no two inserts wait in a circle.
-            if fresh:
-                inserted = conn.exec_driver_sql(self._insert_new_events_sql, fresh).rowcount
-                if inserted != len(fresh):
+            if kept.rows:
+                inserted = conn.exec_driver_sql(self._insert_new_events_sql, kept.rows).rowcount
+                if inserted != len(kept.rows):
                     raise _Raced
-            return fresh, touched
-        # SQLite writers take turns, so rows above the highest rowid before the insert are
-        # this batch's: one look up per batch replaces one per event in the usual case,
-        # where every id is new.
-        before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
-        inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
-        if inserted == len(p.rows):
-            return p.rows, None
-        return self._sorted_out(p, self._stored(conn, p.rows, f"rowid <= {int(before)}"), result)
+        else:
+            # SQLite writers take turns, so rows above the highest rowid before the insert
+            # are this batch's: one look up per batch replaces one per event in the usual
+            # case, where every id is new.
+            before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
+            inserted = conn.exec_driver_sql(self._insert_new_events_sql, p.rows).rowcount
+            seen = {}
+            if inserted != len(p.rows):
+                seen = self._stored(conn, p.rows, f"rowid <= {int(before)}")
+            kept, dropped = self._sorted_out(p, seen, result)
+            for chunk in _chunks(dropped, CHUNK):
+                # Inserted above, then turned away with the rest of their record.
+                conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
+        self._judge_repeats(p, seen, result)
+        return kept
 
     def _stored(self, conn: Any, rows: list[Row], condition: str = "") -> dict[str, str]:
         """The content hash of each of these rows' ids that is stored (and meets condition)."""
@@ -183,61 +214,61 @@ class Store:
 
     def _sorted_out(
         self, p: Prepared, seen: dict[str, str], result: BatchResult
-    ) -> tuple[list[Row], set[str] | None]:
-        """The rows whose id was not seen, and their conversations; count the others."""
+    ) -> tuple[_Kept, list[str]]:
+        """The rows to store, and the new ids turned away with their record; count the
+        others as duplicates or conflicts."""
         if not seen:
-            return p.rows, None
-        fresh: list[Row] = []
-        for row, line in zip(p.rows, p.lines, strict=True):
-            known = seen.get(row[0])
-            if known is None:
-                fresh.append(row)
-            elif known == row[_HASH]:
+            return _Kept(p.rows, p.lines, None), []
+        out = sort_out(p, seen)
+        result.duplicates += out.duplicates
+        result.rejections.extend(out.rejections)
+        return _Kept(out.fresh, out.fresh_lines, out.refused), out.dropped
+
+    def _judge_repeats(self, p: Prepared, seen: dict[str, str], result: BatchResult) -> None:
+        """Count each repeat of an id in the batch as a duplicate of the content kept for
+        that id (the stored one, else the batch's first) or as a conflict, as reading the
+        records one by one would."""
+        if not p.repeats:
+            return
+        first = {row[0]: row[_HASH] for row in p.rows}
+        for event_id, line, raw, digest in p.repeats:
+            if digest == seen.get(event_id, first[event_id]):
                 result.duplicates += 1
             else:
                 where = position(p.source, line)
-                result.rejections.append(Rejection(p.source, where, row[_RAW], CONFLICT, row[0]))
-        return fresh, {row[1] for row in fresh}
+                result.rejections.append(Rejection(p.source, where, raw, CONFLICT, event_id))
 
-    def _derive(
-        self, conn: Any, p: Prepared, fresh: list[Row], touched: set[str] | None
-    ) -> Counter[Cell]:
+    def _derive(self, conn: Any, p: Prepared, kept: _Kept) -> Counter[Cell]:
         """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals."""
+        Returns the change in totals.
+
+        A prepared conversation counts every event of the batch, so one holding an event
+        the store turned away is replayed from its stored events like an old one."""
         rows = p.conversations
-        if touched is not None:
+        if kept.refused is not None:
+            touched = {row[1] for row in kept.rows}
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
-        if len(inserted) == len(p.conversations):  # the usual case: all of them are new
-            facts, latest = p.facts, _merged(p.latest)
+        if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
+            facts = p.facts
         else:
-            facts = [row for row in p.facts if row[0] in inserted]
-            latest = _merged(
-                [m for row, m in zip(p.conversations, p.latest, strict=True) if row[0] in inserted]
-            )
-            existing = sorted(row[0] for row in rows if row[0] not in inserted)
-            if existing:
-                self._replay_stored(conn, existing, fresh, facts, cells, latest)
+            usable = inserted - (kept.refused or set())
+            facts = [row for row in p.facts if row[0] in usable]
+            replayed = sorted(row[0] for row in rows if row[0] not in usable)
+            if replayed:
+                self._replay_stored(conn, replayed, facts, cells)
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout))
         if facts:
             conn.exec_driver_sql(self._insert_facts, facts)
-        self._mark_last_events(conn, latest)
         return cells
 
     def _replay_stored(
-        self,
-        conn: Any,
-        ids: list[str],
-        fresh: list[Row],
-        facts: list[Row],
-        cells: Counter[Cell],
-        latest: dict[str, int],
+        self, conn: Any, ids: list[str], facts: list[Row], cells: Counter[Cell]
     ) -> None:
         """Replay conversations that were already stored, from all their stored events: swap
-        their facts (adding the new ones to ``facts``), take the old ones from the totals
-        and raise the latest event times."""
+        their facts (adding the new ones to ``facts``) and take the old ones from the totals."""
         self._lock_conversations(conn, ids)
         cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
         for chunk in _chunks(ids, CHUNK):
@@ -250,12 +281,6 @@ class Store:
         )
         for cid, result in replays.items():
             facts.extend(fact_rows(cid, result))
-        arrived: dict[str, list[Event]] = defaultdict(list)
-        for row in fresh:
-            if row[1] in replays:
-                arrived[row[1]].append(Event._make(row[: len(Event._fields)]))
-        for cid, events in arrived.items():
-            _raise_latest(latest, latest_by_channel(events, replays[cid].channel))
 
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
@@ -299,46 +324,33 @@ class Store:
             found.extend(tuple(row) for row in conn.execute(query))
         return found
 
-    def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> None:
-        """Remember the first kind seen for each channel (declared ones keep their own)."""
+    def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> list[str]:
+        """Remember the first kind seen for each channel (declared ones keep their own);
+        return the channels this process had not registered yet."""
         new = sorted(name for name in named if name not in self._known_channels)
         if new:
             rows = [{"name": n, "kind": named[n][0], "first_seen": named[n][1]} for n in new]
             conn.execute(self._insert(t.channels).on_conflict_do_nothing(), rows)
+        return new
 
     def _add_totals(self, conn: Any, cells: Counter[tuple[str, str, str]]) -> None:
-        rows = [
-            {"channel": ch, "series": series, "label": label, "value": amount}
-            for (ch, series, label), amount in sorted(cells.items())
-            if amount != 0
-        ]
-        if rows:
-            ins = self._insert(t.rollups)
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["channel", "series", "label"],
-                    set_={"value": t.rollups.c.value + ins.excluded.value},
-                ),
-                rows,
-            )
+        """Move the totals, and raise each one's exposed high-water mark to it.
 
-    def _mark_last_events(self, conn: Any, latest: dict[str, int]) -> None:
-        """Raise each channel's latest event time; a late event never lowers it."""
-        if latest:
-            ins = self._insert(t.rollups)
-            value = t.rollups.c.value
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=["channel", "series", "label"],
-                    set_={
-                        "value": case((ins.excluded.value > value, ins.excluded.value), else_=value)
-                    },
-                ),
-                [
-                    {"channel": ch, "series": "last_event", "label": "", "value": ts / 1e6}
-                    for ch, ts in sorted(latest.items())
-                ],
-            )
+        Late events can move counts between channels, so a true total may fall; Prometheus
+        would read that as a counter reset. /metrics shows ``exposed``, the highest total
+        ever committed, so it holds until the true total passes it again. Raised in the
+        write's own transaction, it is the same for every process and survives restarts.
+        """
+        # Driver SQL with tuples: built through Core, these rows (a histogram touches up to
+        # one per bucket) cost more to bind than to write. In key order, so writers that
+        # touch the same rows lock them in the same order.
+        rows = sorted(
+            (ch, series, label, amount, max(amount, 0))
+            for (ch, series, label), amount in cells.items()
+            if amount != 0
+        )
+        if rows:
+            conn.exec_driver_sql(self._add_totals_sql, rows)
 
     @contextmanager
     def _reading(self, probe: bool = False) -> Iterator[Any]:
@@ -350,7 +362,8 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
-    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int) -> None:
+    def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int, rejected: int) -> None:
+        """Move the file's checkpoint on, and add the batch's rejections to its count."""
         ins = self._insert(t.imports)
         values = {
             "fingerprint": cp.fingerprint,
@@ -359,8 +372,11 @@ class Store:
             "updated_at": at,
         }
         conn.execute(
-            ins.values(source=cp.source, **values).on_conflict_do_update(
-                index_elements=["source"], set_=values
+            ins.values(
+                source=cp.source, reader=cp.reader, rejected=rejected, **values
+            ).on_conflict_do_update(
+                index_elements=["source", "reader"],
+                set_={**values, "rejected": t.imports.c.rejected + rejected},
             )
         )
 
@@ -372,25 +388,49 @@ class Store:
 
     # -- reading -----------------------------------------------------------------------
 
-    def checkpoint(self, source: str) -> Checkpoint | None:
+    def checkpoint(self, source: str, reader: str = "jsonl") -> Checkpoint | None:
+        """How far ``source`` was imported when read by ``reader`` (a Reader's key)."""
+        c = t.imports.c
         with self._reading() as conn:
-            row = conn.execute(select(t.imports).where(t.imports.c.source == source)).first()
-        return Checkpoint(source, row.fingerprint, row.offset, row.line) if row else None
+            row = conn.execute(
+                select(t.imports).where(c.source == source, c.reader == reader)
+            ).first()
+        if row is None:
+            return None
+        return Checkpoint(source, row.fingerprint, row.offset, row.line, reader, row.rejected)
+
+    def forget_checkpoint(self, source: str, reader: str) -> None:
+        """Drop a file's checkpoint, so its next import reads it from the start."""
+        c = t.imports.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(delete(t.imports).where(c.source == source, c.reader == reader))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {driver_message(exc)}") from exc
 
     def channel_kinds(self) -> dict[str, str]:
         """Every known channel's kind: declared ones from configuration, others as first seen."""
         with self._reading() as conn:
-            return self._kinds(conn)
-
-    def _kinds(self, conn: Any) -> dict[str, str]:
-        seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
+            seen = {row.name: row.kind for row in conn.execute(select(t.channels))}
         seen.update(self.settings.channel_kinds())
         return seen
 
-    def facts(self, start: int | None = None, end: int | None = None) -> Iterator[tuple[Any, ...]]:
-        """Facts at instants in [start, end): (kind, channel, at, value, flag, label, topic)."""
+    def facts(
+        self, start: int | None = None, end: int | None = None, *, topics: bool = True
+    ) -> Iterator[tuple[Any, ...]]:
+        """Facts at instants in [start, end): (kind, channel, at, value, flag, label, topic).
+
+        The topic is the fact's conversation's; without ``topics`` it is None and the
+        conversations are not read."""
         c = t.facts.c
-        query = select(c.kind, c.channel, c.at, c.value, c.flag, c.label, c.topic)
+        columns = [c.kind, c.channel, c.at, c.value, c.flag, c.label]
+        if topics:
+            query = select(*columns, t.conversations.c.topic).join_from(
+                t.facts, t.conversations, t.conversations.c.id == c.conversation_id
+            )
+        else:
+            query = select(*columns, null())
+        query = query.where(c.kind != LAST_EVENT)
         if start is not None:
             query = query.where(c.at >= start)
         if end is not None:
@@ -399,22 +439,36 @@ class Store:
             for row in conn.execution_options(yield_per=10_000).execute(query):
                 yield tuple(row)
 
-    def totals(self) -> dict[Cell, float]:
+    def totals(self) -> dict[tuple[str, str, str], float]:
         """The all-time totals, by (channel, series, label)."""
         with self._reading() as conn:
-            return self._totals(conn)
+            return {
+                (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
+            }
 
-    def _totals(self, conn: Any) -> dict[Cell, float]:
-        return {(r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))}
-
-    def snapshot(self, *, probe: bool = False) -> tuple[dict[Cell, float], dict[str, str]]:
-        """The totals and the channel kinds on one connection (the probe engine's if asked):
-        a scrape's every round trip to the database is one more wait for its thread."""
+    def exposed(
+        self, *, probe: bool = False
+    ) -> tuple[dict[Cell, float], dict[str, str], dict[str, float]]:
+        """What /metrics shows, in two queries on one connection (the probe engine's if
+        asked): each total's high-water mark by (channel, series, label); every known
+        channel's kind (as channel_kinds); and each channel's latest event in Unix seconds."""
+        latest = (
+            select(func.max(t.facts.c.at))
+            .where(text(t.LAST_EVENT_ONLY))  # as written in the partial index, to use it
+            .where(t.facts.c.channel == t.channels.c.name)
+            .scalar_subquery()
+        )
+        r = t.rollups.c
         with self._reading(probe) as conn:
             # Totals first: a channel is registered in the same transaction that first
-            # counts it, so kinds read afterwards always cover every channel they name.
-            totals = self._totals(conn)
-            return totals, self._kinds(conn)
+            # counts it, so the channels read afterwards cover every channel totals name.
+            held = {
+                (row.channel, row.series, row.label): row.exposed
+                for row in conn.execute(select(r.channel, r.series, r.label, r.exposed))
+            }
+            seen = conn.execute(select(t.channels.c.name, t.channels.c.kind, latest)).all()
+        kinds = {name: kind for name, kind, _at in seen} | self.settings.channel_kinds()
+        return held, kinds, {name: at / 1e6 for name, _kind, at in seen if at is not None}
 
     def event_counts(self) -> dict[str, int]:
         totals = self.totals()
@@ -451,8 +505,7 @@ class _Raced(Exception):
 
 
 _ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
-_HASH = Event._fields.index("content_hash")  # where an events row holds these
-_RAW = len(Event._fields)
+_CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 
@@ -464,20 +517,6 @@ def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str
 
 
 _CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
-
-
-def _merged(latest: Iterable[dict[str, int]]) -> dict[str, int]:
-    """The latest event per channel over several conversations."""
-    out: dict[str, int] = {}
-    for each in latest:
-        _raise_latest(out, each)
-    return out
-
-
-def _raise_latest(into: dict[str, int], more: dict[str, int]) -> None:
-    for channel, ts in more.items():
-        if ts > into.get(channel, -1):
-            into[channel] = ts
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+LAST_EVENT_ONLY = "kind = 'last_event'"  # engine.LAST_EVENT; tables import nothing of ours
 
 # Raw events, append-only, one row per accepted event id.
 events = Table(
@@ -53,7 +55,9 @@ conversations = Table(
     Column("events", Integer, nullable=False),
 )
 
-# What conversations produced (engine.Fact), each at the instant it counts in a window.
+# What conversations produced (engine.Fact), each at the instant it counts in a window,
+# and per conversation and channel its latest event (kind last_event). A fact's topic is
+# its conversation's: stored once, in conversations, not copied into every fact.
 facts = Table(
     "facts",
     metadata,
@@ -65,9 +69,16 @@ facts = Table(
     Column("value", Float),
     Column("flag", SmallInteger),
     Column("label", Text),
-    Column("topic", Text),
     Index("ix_facts_conversation", "conversation_id"),
     Index("ix_facts_at", "at"),
+    # A channel's latest event is one index step, however many conversations it had.
+    Index(
+        "ix_facts_last_event",
+        "channel",
+        "at",
+        sqlite_where=text(LAST_EVENT_ONLY),
+        postgresql_where=text(LAST_EVENT_ONLY),
+    ),
 )
 
 # Channels seen; a declared channel's kind comes from configuration, others keep their first.
@@ -86,7 +97,9 @@ rollups = Table(
     Column("channel", String(64), primary_key=True),  # '' for store-wide series
     Column("series", String(32), primary_key=True),
     Column("label", String(32), primary_key=True),
-    Column("value", Float, nullable=False),
+    Column("value", Float, nullable=False),  # the exact total
+    # The highest total ever committed, which /metrics exposes: a counter never goes down.
+    Column("exposed", Float, nullable=False),
 )
 
 # Records that broke the schema, kept whole with where they came from and why.
@@ -102,7 +115,9 @@ quarantine = Table(
     Column("replayed_at", BigInteger),
 )
 
-# How far each file has been imported, so a re-run or a grown file adds nothing twice.
+# How far each file has been imported, so a re-run or a grown file adds nothing twice: one
+# row per file and way of reading it (`reader`: "jsonl", or "mapping:<fingerprint>"), with
+# the records its imports rejected, for `ingest --strict` on a resumed import.
 imports = Table(
     "imports",
     metadata,
@@ -111,6 +126,8 @@ imports = Table(
     Column("offset", BigInteger, nullable=False),
     Column("line", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    Column("reader", String(64), primary_key=True),
+    Column("rejected", BigInteger, nullable=False),
 )
 
 meta = Table(

@@ -131,6 +131,26 @@ def database_url(
     yield postgres_server_url
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A current database of each backend for this test alone, for tests that change the
+    schema itself (a failure halfway leaves nothing behind for the next test)."""
+    if request.param == "sqlite":
+        path = tmp_path / "own.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url = create_postgres_database("tm_own")
+    require(url is not None, f"no PostgreSQL server at {POSTGRES_URL}")
+    assert url is not None
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
+
+
 @pytest.fixture
 def config_file(tmp_path: Path, database_url: str) -> Path:
     """A configuration file with the demo channels on the test database."""

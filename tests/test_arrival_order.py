@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from collector import tables
 from collector.batch import Batch, batch_of_events
-from collector.engine import replay
+from collector.engine import applied_order, replay
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator
@@ -68,30 +68,84 @@ def conversation(draw: st.DrawFn, cid: str) -> list[dict[str, Any]]:
 
 @st.composite
 def deliveries(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[list[dict[str, Any]]]]:
-    """Events of a few conversations, and the same events delivered in disorder."""
+    """Events of a few conversations as the store must keep them, and their delivery in
+    disorder: shuffled, repeated, in batches, with records reusing an id for other content.
+
+    The first record of each id to arrive is the one kept, so a conflicting record that
+    comes first displaces the original."""
     prefix = uuid.uuid4().hex[:8]
     events = [
         e for n in range(draw(st.integers(1, 3))) for e in draw(conversation(f"{prefix}-{n}"))
     ]
     rng = random.Random(draw(st.integers(0, 2**32)))
-    delivered = events + rng.sample(events, k=rng.randint(0, len(events)))  # repeats
+    conflicts = [
+        conflicting(e, rng, prefix)
+        for e in rng.sample(events, k=rng.randint(0, min(3, len(events))))
+    ]
+    delivered = events + rng.sample(events, k=rng.randint(0, len(events))) + conflicts
     rng.shuffle(delivered)
     cuts = sorted(
         rng.sample(range(1, len(delivered)), k=min(len(delivered) - 1, rng.randint(0, 4)))
     )
     batches = [delivered[a:b] for a, b in zip([0, *cuts], [*cuts, len(delivered)], strict=True)]
-    return events, batches
+    first: dict[str, dict[str, Any]] = {}
+    for item in delivered:
+        first.setdefault(item["id"], item)
+    return list(first.values()), batches
+
+
+def conflicting(event: dict[str, Any], rng: random.Random, prefix: str) -> dict[str, Any]:
+    """A record with the event's id and other content: another conversation, channel or time."""
+    change = rng.choice(["conversation", "channel", "timestamp"])
+    if change == "conversation":
+        return {**event, "conversation_id": f"{prefix}-{rng.choice(['0', '1', 'new'])}x"}
+    if change == "channel":
+        return {**event, "type": "conversation_started", "channel": "chat", "id": event["id"]}
+    return {**event, "timestamp": event["timestamp"] + rng.randint(1, 3)}
+
+
+def outcome(batches: list[list[dict[str, Any]]], kept: list[dict[str, Any]]) -> tuple[int, int]:
+    """How many records a store must count as duplicates and as conflicts."""
+    first = {e["id"]: e for e in kept}
+    later = [item for batch in batches for item in batch]
+    repeats = len(later) - len(kept)
+    conflicts = sum(1 for item in later if item != first[item["id"]])
+    return repeats - conflicts, conflicts
+
+
+def in_order(validator: Validator, events: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The validated events of each conversation, in the order the engine applies them."""
+    by_conversation: dict[str, list[Any]] = {}
+    for event in events:
+        by_conversation.setdefault(event["conversation_id"], []).append(validator.validate(event))
+    return {cid: applied_order(evs) for cid, evs in by_conversation.items()}
 
 
 def in_order_facts(validator: Validator, events: list[dict[str, Any]]) -> Counter[tuple[Any, ...]]:
-    by_conversation: dict[str, list[Any]] = {}
-    for event in sorted(events, key=lambda e: e["timestamp"]):
-        by_conversation.setdefault(event["conversation_id"], []).append(validator.validate(event))
+    """The facts rows of an in-order replay, with each conversation's latest event per channel."""
     expected: Counter[tuple[Any, ...]] = Counter()
-    for cid, evs in by_conversation.items():
-        result = replay(evs)
-        expected.update((cid, *f, result.topic) for f in result.facts)
+    for cid, evs in in_order(validator, events).items():
+        expected.update((cid, *f) for f in replay(evs).facts)
+        expected.update(
+            (cid, "last_event", channel, at, None, None, None)
+            for channel, at in credited(evs).items()
+        )
     return expected
+
+
+def credited(applied: list[Any]) -> dict[str, int]:
+    """The latest event per channel, each event in the channel its conversation is in once
+    the events up to it are applied (None before any channel is known: credited nowhere)."""
+    latest: dict[str, int] = {}
+    for n, event in enumerate(applied, start=1):
+        channel = replay(applied[:n]).channel
+        if channel is not None:
+            latest[channel] = max(latest.get(channel, event.ts), event.ts)
+    return latest
+
+
+def in_order_topics(validator: Validator, events: list[dict[str, Any]]) -> dict[str, str | None]:
+    return {cid: replay(evs).topic for cid, evs in in_order(validator, events).items()}
 
 
 def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
@@ -102,10 +156,16 @@ def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
 
 def stored_facts(store: Any, ids: set[str]) -> Counter[tuple[Any, ...]]:
     c = tables.facts.c
-    query = select(c.conversation_id, c.kind, c.channel, c.at, c.value, c.flag, c.label, c.topic)
+    query = select(c.conversation_id, c.kind, c.channel, c.at, c.value, c.flag, c.label)
     with store.engine.connect() as conn:
         rows = conn.execute(query.where(c.conversation_id.in_(ids)))
         return Counter(tuple(row) for row in rows)
+
+
+def stored_topics(store: Any, ids: set[str]) -> dict[str, str | None]:
+    c = tables.conversations.c
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(c.id, c.topic).where(c.id.in_(ids))).all())
 
 
 @settings(
@@ -119,14 +179,20 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     for items in batches:
         store.write_batch(_batch(validator, items))
     expected = in_order_facts(validator, events)
-    assert stored_facts(store, {e["conversation_id"] for e in events}) == expected
+    ids = {e["conversation_id"] for e in events}
+    assert stored_facts(store, ids) == expected
+    assert stored_topics(store, ids) == in_order_topics(validator, events)
     moved = Counter(store.totals())
     moved.subtract(before)
     change = contributions(expected.elements(), store.layout)
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell
+    for cell in set(moved) - set(change):
+        assert cell[1] == "events" or abs(moved[cell]) < 1e-6, cell
+    duplicates, conflicts = outcome(batches, events)
     assert moved[("", "events", "accepted")] == len(events)
-    assert moved[("", "events", "duplicate")] == sum(len(b) for b in batches) - len(events)
+    assert moved[("", "events", "duplicate")] == duplicates
+    assert moved[("", "events", "rejected")] == conflicts
 
 
 @settings(
@@ -142,6 +208,10 @@ def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_set
     got: Counter[tuple[Any, ...]] = Counter()
     for cid, evs in log.conversations.items():
         result = replay(evs)
-        got.update((cid, *f, result.topic) for f in result.facts)
+        got.update((cid, *f) for f in result.facts)
+        got.update(
+            (cid, "last_event", ch, at, None, None, None) for ch, at in result.latest.items()
+        )
     assert got == in_order_facts(validator, events)
-    assert log.summary.duplicates == sum(len(b) for b in batches) - len(events)
+    duplicates, conflicts = outcome(batches, events)
+    assert (log.summary.duplicates, log.summary.rejected) == (duplicates, conflicts)

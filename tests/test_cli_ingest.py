@@ -36,9 +36,15 @@ def test_it_imports_a_log_and_reports_it(cli, config_file, tmp_path):
     log = jsonl(tmp_path / "log.jsonl", CONVERSATION)
     result = cli("ingest", "--config", config_file, "--json", log)
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {
-        "records": 7, "accepted": 7, "duplicates": 0, "rejected": 0, "rejected_by_reason": {},
+    totals = {
+        "records": 7, "taken": 7, "skipped": 0, "rejected": 0,
+        "events": 7, "accepted": 7, "duplicates": 0,
+        "skipped_by_reason": {}, "rejected_by_rule": [], "earlier_rejected": 0,
     }  # fmt: skip
+    assert json.loads(result.stdout) == {
+        **totals,
+        "files": [{"path": str(log), **totals, "resumed_after_line": 0}],
+    }
     report = json.loads(cli("report", "--config", config_file, "--format", "json").stdout)
     groups = {g["channel"]: g for g in report["groups"]}
     assert list(groups) == ["bot-chat", "chat", "email", "phone", "voice-bot"]
@@ -73,8 +79,10 @@ def test_it_imports_only_the_new_lines_of_a_grown_file(cli, config_file, tmp_pat
     cli("ingest", "--config", config_file, log)
     jsonl(log, CONVERSATION[3:], append=True)
     grown = cli("ingest", "--config", config_file, log)
-    assert "resumed after line 3" in grown.stderr
-    assert "4 records, 4 accepted, 0 duplicates" in grown.stderr
+    assert grown.stderr == (
+        f"{log} (resumed after line 3): 4 lines: "
+        "4 taken as 4 events (4 new, 0 duplicates), 0 rejected\n"
+    )
 
 
 def test_it_reads_a_replaced_file_again_and_counts_duplicates(cli, config_file, tmp_path):
@@ -96,7 +104,7 @@ def test_it_quarantines_bad_records_with_file_line_and_reason(cli, config_file, 
     )  # fmt: skip
     result = cli("ingest", "--config", config_file, log)
     assert result.exit_code == 0
-    assert "1 accepted, 0 duplicates, 3 rejected" in result.stderr
+    assert "4 lines: 1 taken as 1 event (1 new, 0 duplicates), 3 rejected" in result.stderr
     listed = cli("quarantine", "list", "--config", config_file).stdout
     source = str(log.resolve())
     assert f"{source}:2: invalid JSON: " in listed

@@ -182,15 +182,33 @@ def test_it_reads_a_file_without_a_header_by_the_declared_columns(tmp_path):
     assert record.line == 1 and by_name(record)["start"]["conversation_id"] == "paris-A1-1"
 
 
-def test_it_reads_iso_and_unix_times_and_leaves_a_zoneless_time_to_the_schema(tmp_path):
+def test_it_reads_iso_and_unix_times_in_the_mapping_zone_or_the_configured_one(tmp_path):
     text = "ref,start\nr1,2026-11-02T10:00:00+02:00\nr2,2026-11-02T10:00:00\n"
     events = [{"type": "conversation_started", "at": "start", "channel": "chat"}]
     iso = {"conversation_id": "{ref}", "events": events}
-    stamps = [r.items[0]["timestamp"] for r in read(tmp_path, text, iso)]
-    assert stamps == ["2026-11-02T08:00:00Z", "2026-11-02T10:00:00"]
+    zoned = {**iso, "timestamps": {"timezone": "Asia/Tokyo"}}
+    stamps = [r.items[0]["timestamp"] for r in read(tmp_path, text, zoned)]
+    assert stamps == ["2026-11-02T08:00:00Z", "2026-11-02T01:00:00Z"]
+    data = tmp_path / "export.csv"
+    configured = MappedCsvReader(parse_mapping(iso), fallback_zone="Europe/Paris")
+    assert [r.items[0]["timestamp"] for r in configured.records(data)] == [
+        "2026-11-02T08:00:00Z",
+        "2026-11-02T09:00:00Z",
+    ]
     unix = {**iso, "timestamps": {"format": "unix"}}
     record = only(read(tmp_path, "ref,start\nr1,1793527200.5\n", unix))
     assert record.items[0]["timestamp"] == "2026-11-01T10:00:00.500000Z"
+
+
+def test_it_points_a_time_without_offset_or_zone_to_the_mappings_timezone(tmp_path):
+    events = [{"type": "conversation_started", "at": "start", "channel": "chat"}]
+    iso = {"conversation_id": "{ref}", "events": events}
+    record = only(read(tmp_path, "ref,start\nr2,2026-11-02T10:00:00\n", iso))
+    assert record.error == (
+        "column `start`: '2026-11-02T10:00:00' has no UTC offset, and the mapping names no "
+        "zone: set its `timestamps.timezone` to the zone of the export's times "
+        "(event `conversation_started`)"
+    )
 
 
 # -- offsets, resuming, quoted line breaks ---------------------------------------------------
@@ -256,7 +274,10 @@ def test_it_quarantines_a_row_that_no_event_template_applies_to(tmp_path):
     mapping["events"][0]["when"] = {"outcome": {"not": "other"}}
     row = BOT_ROW.replace(",bot,", ",other,").replace(",5\n", ",\n")
     record = only(read(tmp_path, HEADER + row, mapping))
-    assert record.error == "no event template's `when` holds for this row"
+    assert record.error == (
+        "no event template's `when` holds for this row "
+        "(rows that are not events can be passed over with `skip_when`)"
+    )
 
 
 # -- mappings that are wrong -----------------------------------------------------------------

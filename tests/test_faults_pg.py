@@ -239,8 +239,9 @@ def test_summaries_beyond_the_limit_answer_503_at_once_while_probes_go_on(
     engine = create_engine(database_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("LOCK TABLE facts IN ACCESS EXCLUSIVE MODE"))  # summaries wait
-            slow = [Posting(service, None, "/api/v1/summary") for _ in range(2)]
+            # Summaries by topic read the conversations table, scrapes never: they wait.
+            conn.execute(text("LOCK TABLE conversations IN ACCESS EXCLUSIVE MODE"))
+            slow = [Posting(service, None, "/api/v1/summary?group_by=topic") for _ in range(2)]
             time.sleep(0.5)
             began = time.monotonic()
             third = service.http.get("/api/v1/summary")

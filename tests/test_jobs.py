@@ -56,6 +56,32 @@ def test_it_imports_complete_lines_of_new_and_grown_spool_files(store, spool):
     assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
 
 
+def test_it_logs_where_a_grown_spool_file_resumed_and_what_became_of_its_lines(
+    store, spool, caplog
+):
+    log = spool / "a.jsonl"
+    log.write_bytes(line(EVENTS[0]) + line(EVENTS[1]))
+    validator = Validator(store.settings)
+    import_spool(store, validator, spool)
+    log.write_bytes(log.read_bytes() + line(EVENTS[2]) + b"{broken\n")
+    with caplog.at_level(logging.INFO, logger="touchmetrics.jobs"):
+        import_spool(store, validator, spool)
+    assert "spool a.jsonl (resumed after line 2): 2 lines: 1 taken as 1 event (1 new, " in (
+        caplog.text
+    )
+
+
+def test_a_json_array_in_the_spool_is_logged_and_the_other_files_still_imported(
+    store, spool, caplog
+):
+    (spool / "a.jsonl").write_bytes(orjson.dumps(EVENTS, option=orjson.OPT_INDENT_2))
+    (spool / "b.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
+    with caplog.at_level(logging.ERROR, logger="touchmetrics.jobs"):
+        assert import_spool(store, Validator(store.settings), spool) is True
+    assert "spool a.jsonl: not imported: " in caplog.text and "jq -c '.[]'" in caplog.text
+    assert store.event_counts() == {"accepted": 5, "duplicates": 0, "rejected": 0}
+
+
 def test_it_keeps_spool_offsets_across_a_restart(store, spool):
     (spool / "a.jsonl").write_bytes(b"".join(line(e) for e in EVENTS))
     assert import_spool(store, Validator(store.settings), spool) is True
@@ -75,18 +101,38 @@ def test_it_rebuilds_the_totals_when_the_buckets_change(store, write, make_setti
     other = Store(make_engine(rebucketed.database_url), rebucketed)
     try:
         assert maintain_rollups(other) is True
-        expected = contributions([(None, *fact) for fact in other.facts()], other.layout)
+        facts = [(None, *fact[:6]) for fact in other.facts(topics=False)]
+        expected = contributions(facts, other.layout)
         totals = Counter(
-            {
-                cell: value
-                for cell, value in other.totals().items()
-                if cell[1] not in ("events", "last_event")
-            }
+            {cell: value for cell, value in other.totals().items() if cell[1] != "events"}
         )
         assert totals == +expected
         # a 3 s first response lands in le=3.0 (a bound holds values up to and including it)
         assert other.totals()[("bot-chat", "first_response", "3.0")] == 1
         assert other.event_counts()["accepted"] == 5  # intake counts survive a rebuild
+    finally:
+        other.close()
+
+
+def test_a_recount_into_new_buckets_keeps_what_every_series_showed(store, write, make_settings):
+    # Late events take a first response from bot-chat and a start from chat: both held.
+    write([start(0, id="a1"), customer(1, id="a2"), agent(4, id="a3")])
+    write([ev("handoff", 62, "late", channel="chat", id="b1")])
+    write([ev("handoff", 2, channel="chat", id="a4"), start(60, cid="late", id="b2")])
+    assert maintain_rollups(store) is True
+    rebucketed = make_settings(response_buckets=[2, 3, 3.5])
+    other = Store(make_engine(rebucketed.database_url), rebucketed)
+    try:
+        assert maintain_rollups(other) is True
+        exposed, _, _ = other.exposed()
+        totals = other.totals()
+        assert (exposed[("chat", "started", "")], totals[("chat", "started", "")]) == (1, 0)
+        held = {label: exposed.get(("bot-chat", "first_response", label), 0) for label in
+                ("2.0", "3.0", "3.5", "+Inf", "count")}  # fmt: skip
+        assert held == {"2.0": 0, "3.0": 0, "3.5": 0, "+Inf": 1, "count": 1}
+        assert totals[("bot-chat", "first_response", "+Inf")] == 0
+        assert ("bot-chat", "first_response", "5.0") not in exposed  # a bound no longer used
+        assert exposed[("chat", "first_response", "2.0")] == 1  # 4 s - 2 s, in chat now
     finally:
         other.close()
 

@@ -426,7 +426,7 @@ def test_it_costs_the_same_queries_however_many_events(
     write(demo_events(200))
     with counted_statements(store) as many:
         render_metrics(registry)
-    assert len(few) == len(many) == 2  # the rollups and the channel kinds, nothing per event
+    assert len(few) == len(many) == 2  # the rollups, and the channels with their latest events
 
 
 @contextmanager

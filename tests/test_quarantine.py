@@ -34,9 +34,8 @@ def imported(config_file: Path, tmp_path: Path) -> Path:
     log = tmp_path / "log.jsonl"
     lines = [orjson.dumps(e).decode() for e in (GOOD, *NAIVE)] + ["{not json"]
     log.write_text("\n".join(lines) + "\n")
-    assert (
-        "1 accepted, 0 duplicates, 3 rejected" in run("ingest", "--config", config_file, log).stderr
-    )
+    result = run("ingest", "--config", config_file, log)
+    assert "4 lines: 1 taken as 1 event (1 new, 0 duplicates), 3 rejected" in result.stderr
     return log
 
 
@@ -63,7 +62,7 @@ def test_fixing_the_configuration_and_ingesting_the_raw_export_takes_the_records
     out = tmp_path / "rejected.jsonl"
     run("quarantine", "export", "--raw", "--reason", "offset", "--config", config_file, "-o", out)
     result = run("ingest", "--config", fixed(config_file), out)
-    assert "2 accepted, 0 duplicates, 0 rejected" in result.stderr
+    assert "2 lines: 2 taken as 2 events (2 new, 0 duplicates), 0 rejected" in result.stderr
     assert started(config_file) == 2
 
 

@@ -91,3 +91,35 @@ def test_it_runs_the_scheduler_alone_importing_a_spool_folder_until_sigterm(tmp_
     assert process.returncode == 0, err
     assert "the lock is held by this process" in err
     assert "touchmetrics scheduler stopped" in err
+
+
+def recorded_layout(database_url: str) -> str | None:
+    from collector.totals import totals_layout
+
+    store = Store(make_engine(database_url), parse_settings({"database_url": database_url}))
+    try:
+        return totals_layout(store)
+    finally:
+        store.close()
+
+
+def test_switching_between_serve_and_ingest_never_recounts_the_totals(
+    launch, cli, config_file, database_url, tmp_path
+):
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in CONVERSATION[:2]))
+    assert cli("ingest", "--config", config_file, log).exit_code == 0
+    counted_in = recorded_layout(database_url)
+    service = launch("--no-scheduler", "--host", "127.0.0.1")
+    assert service.http.get("/readyz").status_code == 200
+    code, err = service.stop()
+    assert code == 0, err
+    assert "recounted" not in err
+    assert recorded_layout(database_url) == counted_in
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in CONVERSATION[2:]))
+    assert cli("ingest", "--config", config_file, log).exit_code == 0
+    restarted = launch("--no-scheduler", "--port", "0")
+    assert restarted.http.get("/readyz").status_code == 200
+    code, err = restarted.stop()
+    assert "recounted" not in err
+    assert recorded_layout(database_url) == counted_in

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from collector.errors import ConfigError
 from collector.settings import Settings, load_settings, settings_reference
@@ -102,3 +104,27 @@ def test_a_bad_config_variable_is_reported_under_its_name(tmp_path: Path):
     assert result.exit_code == 2
     assert f"TOUCHMETRICS_CONFIG: cannot read configuration {missing}" in result.output
     assert "--config" not in result.output
+
+
+def test_every_way_of_giving_the_same_buckets_counts_them_in_the_same_layout(tmp_path, monkeypatch):
+    from collector.cli.common import load
+    from collector.rollup import Layout
+    from collector.settings import DEFAULT_RESPONSE_BUCKETS
+
+    as_ints = tmp_path / "ints.yaml"
+    as_ints.write_text(yaml.safe_dump({"response_buckets": list(DEFAULT_RESPONSE_BUCKETS)}))
+    as_floats = tmp_path / "floats.yaml"
+    as_floats.write_text(
+        yaml.safe_dump({"response_buckets": [float(b) for b in DEFAULT_RESPONSE_BUCKETS]})
+    )
+    from_env = {"TOUCHMETRICS_RESPONSE_BUCKETS": ",".join(map(str, DEFAULT_RESPONSE_BUCKETS))}
+    for name in [n for n in os.environ if n.startswith("TOUCHMETRICS_")]:
+        monkeypatch.delenv(name)
+    ways = [
+        load_settings(env={}),  # the defaults, as `ingest` reads them
+        load(None, {"http_port": 0, "http_host": "127.0.0.1"}),  # as `serve --port --host`
+        load_settings(as_ints, env={}),
+        load_settings(as_floats, env={}),
+        load_settings(env=from_env),
+    ]
+    assert len({Layout(settings).fingerprint for settings in ways}) == 1

@@ -8,6 +8,7 @@ import click
 from collector import __version__
 from collector.cli.check import check
 from collector.cli.data import ingest, report
+from collector.cli.mapping import mapping
 from collector.cli.quarantine import quarantine
 from collector.cli.rules import rules
 from collector.cli.service import config, db, demo, scheduler, serve
@@ -19,5 +20,7 @@ def main() -> None:
     """Per-channel response time, resolution rate and CSAT, AI next to human."""
 
 
-for command in (serve, scheduler, ingest, report, check, quarantine, db, demo, config, rules):
+for command in (
+    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules
+):  # fmt: skip
     main.add_command(command)

@@ -12,6 +12,7 @@ from collector.cli.common import Abort, config_option, load, mapping_option, rea
 from collector.errors import CheckError, TouchmetricsError
 from collector.instants import parse_instant
 from collector.metrics import Window
+from collector.settings import Settings
 from collector.verdicts import exit_code
 from exporters.check import FORMATS, append_step_summary, render, workflow_commands, write_junit
 
@@ -84,13 +85,13 @@ def check(
         objectives = select_objectives(settings, names)
     except CheckError as exc:
         raise click.UsageError(str(exc)) from exc
-    candidate = _side("candidate", candidate_files, candidate_from, candidate_to, mapping)
+    candidate = _side("candidate", candidate_files, candidate_from, candidate_to, mapping, settings)
     if candidate is None:
         raise click.UsageError(
             "give the candidate: --candidate FILE (repeatable) or "
             "--candidate-from/--candidate-to for a window of the database"
         )
-    baseline = _side("baseline", baseline_files, baseline_from, baseline_to, mapping)
+    baseline = _side("baseline", baseline_files, baseline_from, baseline_to, mapping, settings)
     try:
         result = run_check(settings, objectives, candidate, baseline)
     except TouchmetricsError as exc:
@@ -100,13 +101,18 @@ def check(
 
 
 def _side(
-    name: str, files: tuple[Path, ...], start: str | None, end: str | None, mapping: Path | None
+    name: str,
+    files: tuple[Path, ...],
+    start: str | None,
+    end: str | None,
+    mapping: Path | None,
+    settings: Settings,
 ) -> Side | None:
     """Files or a window of the database for one side; None when neither is given."""
     if files and (start or end):
         raise click.UsageError(f"give --{name} files or --{name}-from/--{name}-to, not both")
     if files:
-        return FileSide(tuple((reader_for(path, mapping), path) for path in files))
+        return FileSide(tuple((reader_for(path, mapping, settings), path) for path in files))
     if not (start or end):
         return None
     window = Window(_instant(f"--{name}-from", start), _instant(f"--{name}-to", end))

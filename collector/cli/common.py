@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -23,7 +24,7 @@ config_option = click.option(
 mapping_option = click.option(
     "--mapping",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML column mapping for CSV/TSV files of one row per conversation.",
+    help="YAML column mapping for CSV/TSV exports (docs/mapping.md).",
 )
 
 
@@ -41,21 +42,26 @@ def command(words: str, config_path: Path | None) -> str:
     return f"touchmetrics {words}" + (f" --config {config_path}" if config_path else "")
 
 
-def load(config_path: Path | None) -> Settings:
+def load(config_path: Path | None, overrides: dict[str, Any] | None = None) -> Settings:
+    """The settings, with command-line ``overrides`` validated together with the rest."""
     try:
-        return load_settings(config_path)
+        return load_settings(config_path, overrides=overrides)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
 
 
-def reader_for(path: Path, mapping: Path | None) -> Reader:
-    """JSON Lines unless a mapping is given or the file is CSV/TSV."""
+def reader_for(path: Path, mapping: Path | None, settings: Settings) -> Reader:
+    """JSON Lines unless a mapping is given; a file named .csv/.tsv needs one. (A CSV file
+    named otherwise is told by its first line, collector.sources.sniff.)"""
     if mapping is not None:
         from collector.sources.csvmap import MappedCsvReader
 
-        return MappedCsvReader.from_file(mapping)
+        return MappedCsvReader.from_file(mapping, settings.default_timezone)
     if path.suffix.lower() in (".csv", ".tsv"):
-        raise click.UsageError(f"{path}: CSV/TSV needs --mapping (see examples/)")
+        raise click.UsageError(
+            f"{path}: a CSV/TSV export needs --mapping, a YAML file saying which columns "
+            "make which events (docs/mapping.md)"
+        )
     return JsonLinesReader()
 
 

@@ -27,7 +27,16 @@ from exporters.report import FORMATS, render
 @click.command()
 @config_option
 @mapping_option
-@click.option("--strict", is_flag=True, help="Exit 1 when any record was rejected.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 1 when any record was rejected, by this run or an earlier run of a resumed import.",
+)
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Read the files from their start, not from where their last import stopped.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.argument(
     "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -36,6 +45,7 @@ def ingest(
     config_path: Path | None,
     mapping: Path | None,
     strict: bool,
+    restart: bool,
     as_json: bool,
     files: tuple[Path, ...],
 ) -> None:
@@ -46,46 +56,45 @@ def ingest(
 
     settings = load(config_path)
     total = Summary()
+    each: list[dict[str, object]] = []
     try:
         with open_store(settings) as store:
             # Count into the bucket layout in force (and record it), as serve would.
             maintain_rollups(store)
             validator = Validator(settings)
             for path in files:
-                reader = reader_for(path, mapping)
+                reader = reader_for(path, mapping, settings)
                 with _progress(path) as advance:
-                    summary = ingest_file(store, validator, reader, path, progress=advance)
+                    summary = ingest_file(
+                        store, validator, reader, path, progress=advance, restart=restart
+                    )
                 total.merge(summary)
+                each.append({"path": str(path), **summary.as_dict()})
                 if not as_json:
-                    click.echo(_summary_line(path, summary), err=True)
+                    click.echo(summary.describe(path), err=True)
     except TouchmetricsError as exc:
         raise Abort(str(exc)) from exc
     if as_json:
-        click.echo(orjson.dumps(total.as_dict(), option=orjson.OPT_INDENT_2).decode())
+        output = {**total.as_dict(one_file=False), "files": each}
+        click.echo(orjson.dumps(output, option=orjson.OPT_INDENT_2).decode())
     else:
-        _print_rejections(total, config_path)
-    if strict and total.rejected:
+        _print_groups(total, config_path)
+    if strict and (total.rejected or total.earlier_rejected):
         sys.exit(1)
 
 
-def _summary_line(path: Path, s: Any) -> str:
-    resumed = f" (resumed after line {s.resumed_at_line})" if s.resumed_at_line else ""
-    return (
-        f"{path}{resumed}: {s.records} records, {s.accepted} accepted, "
-        f"{s.duplicates} duplicates, {s.rejected} rejected"
-    )
-
-
-def _print_rejections(total: Any, config_path: Path | None) -> None:
+def _print_groups(total: Any, config_path: Path | None) -> None:
+    """Skipped records by reason; rejected ones by rule, each with its first example."""
+    if total.skipped:
+        click.echo("skipped by reason:", err=True)
+        for reason, count in total.skipped.most_common():
+            click.echo(f"  {count:>8,}  {reason}", err=True)
     if not total.rejected:
         return
-    click.echo("rejected by reason:", err=True)
-    for reason, count in total.reasons.most_common():
-        click.echo(f"  {count:>8}  {reason}", err=True)
-    click.echo("first rejections:", err=True)
-    for example in total.examples:
-        click.echo(f"  {example}", err=True)
-    click.echo(f"see them all with `{command('quarantine list', config_path)}`", err=True)
+    click.echo("rejected by rule (count, then the first of them):", err=True)
+    for _rule, group in total.by_rule.most_common():
+        click.echo(f"  {group.count:>8,}  {group.position}: {group.reason}", err=True)
+    click.echo(f"see every one with `{command('quarantine list', config_path)}`", err=True)
 
 
 class _progress:
@@ -154,4 +163,5 @@ def _from_files(
 ) -> dict[str, Any]:
     from collector.reporting import report_from_files
 
-    return report_from_files(settings, query, [(reader_for(p, mapping), p) for p in files])
+    inputs = [(reader_for(p, mapping, settings), p) for p in files]
+    return report_from_files(settings, query, inputs)

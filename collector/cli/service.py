@@ -11,7 +11,6 @@ import click
 from collector.cli.common import Abort, config_option, configure_logging, load
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.settings import parse_settings
 
 
 @click.command()
@@ -30,16 +29,18 @@ def serve(
     """Serve the API, /metrics and the overview page, with the scheduler, until SIGTERM."""
     from collector.server import serve as run_server
 
-    settings = load(config_path)
+    # The options join the file and the environment in one validation: settings dumped
+    # and parsed again need not come back the same (bucket bounds once came back as
+    # floats, a new layout fingerprint, and every switch with `ingest` recounted the totals).
     overrides: dict[str, Any] = {
         k: v for k, v in (("http_host", host), ("http_port", port)) if v is not None
     }
+    settings = load(config_path, overrides)
     if demo and not settings.channels:
         from collector.demo import DEMO_CHANNELS
 
-        overrides["channels"] = DEMO_CHANNELS
+        settings = load(config_path, {**overrides, "channels": DEMO_CHANNELS})
     try:
-        settings = parse_settings({**settings.model_dump(), **overrides}) if overrides else settings
         configure_logging()
         run_server(settings, demo=demo, scheduler=not no_scheduler)
     except TouchmetricsError as exc:

@@ -6,55 +6,26 @@ starts, as an InputError that names the mapping key (``events.2.at``) and the ru
 
 from __future__ import annotations
 
+import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from collector.errors import InputError
 from collector.settings import checked_zone, read_yaml
+from collector.sources.csvvalues import Transform
+from collector.sources.csvwhen import When, parse_when
 from collector.sources.text import find_nul
 
 EventType = Literal[
     "conversation_started", "reopened", "message", "handoff", "resolved", "abandoned", "csat"
 ]
 PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One column test: equal to / one of ``values``, or null when ``values`` is None."""
-
-    column: str
-    values: frozenset[str] | None
-    negate: bool = False
-
-    def holds(self, value: str | None) -> bool:
-        found = value is None if self.values is None else value in self.values
-        return found != self.negate
-
-    def describe(self) -> str:
-        if self.values is None:
-            return f"`{self.column}` is {'not ' if self.negate else ''}null"
-        shown = ", ".join(sorted(self.values))
-        verb = "is" if len(self.values) == 1 else "is one of"
-        return f"`{self.column}` {'not ' if self.negate else ''}{verb} {shown}"
-
-
-# Alternatives (any) of conjunctions (all); empty means always.
-When = tuple[tuple[Condition, ...], ...]
-
-
-def matches(when: When, row: dict[str, str | None]) -> tuple[Condition, ...] | None:
-    """The conditions that hold for ``row`` (the first alternative that does), or None."""
-    if not when:
-        return ()
-    for conditions in when:
-        if all(c.holds(row.get(c.column)) for c in conditions):
-            return conditions
-    return None
+THREAD = "thread"  # the value a `threads` section gives each row: its thread's first post
 
 
 def placeholders(template: str) -> list[str]:
@@ -98,29 +69,6 @@ class TimeSource(_Model):
         return self.first or self.earliest or self.latest or ()
 
 
-def _conditions(value: Any) -> When:
-    if value is None:
-        return ()
-    groups = value if isinstance(value, list) else [value]
-    if not groups or not all(isinstance(g, dict) and g for g in groups):
-        raise ValueError("must be a mapping of column to condition, or a list of them (any)")
-    return tuple(tuple(_condition(str(k), v) for k, v in g.items()) for g in groups)
-
-
-def _condition(column: str, spec: Any) -> Condition:
-    negate = isinstance(spec, dict)
-    if negate:
-        if set(spec) != {"not"}:
-            raise ValueError(f"{column}: a mapping condition must be {{not: ...}}")
-        spec = spec["not"]
-    if spec is None:
-        return Condition(column, None, negate)
-    values = spec if isinstance(spec, list) else [spec]
-    if not values or any(isinstance(v, bool | dict | list) or v is None for v in values):
-        raise ValueError(f"{column}: values must be text or numbers (quote yes/no/true/false)")
-    return Condition(column, frozenset(str(v) for v in values), negate)
-
-
 class EventTemplate(_Model):
     """One canonical event a row may produce."""
 
@@ -128,6 +76,7 @@ class EventTemplate(_Model):
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     at: TimeSource
     when: When = ()
+    id: str | None = None  # a template; None: "<conversation id>:<name>"
     channel: str | None = None  # may hold {column} placeholders
     kind: Literal["ai", "human"] | None = None
     author: Literal["customer", "agent", "system"] | None = None
@@ -139,15 +88,16 @@ class EventTemplate(_Model):
     @field_validator("when", mode="before")
     @classmethod
     def _when(cls, value: Any) -> When:
-        return _conditions(value)
+        return parse_when(value)
 
     @property
     def key(self) -> str:
         return self.name or self.type
 
 
-class RejectRule(_Model):
-    """Rows matching ``when`` are quarantined with ``reason`` rather than read."""
+class RowRule(_Model):
+    """Rows matching ``when`` are set apart with ``reason`` rather than read: quarantined
+    (``reject_when``) or counted as skipped (``skip_when``)."""
 
     when: When
     reason: str = Field(min_length=1)
@@ -155,10 +105,18 @@ class RejectRule(_Model):
     @field_validator("when", mode="before")
     @classmethod
     def _when(cls, value: Any) -> When:
-        conditions = _conditions(value)
+        conditions = parse_when(value)
         if not conditions:
             raise ValueError("must name at least one condition")
         return conditions
+
+
+class Threads(_Model):
+    """Reply threads: a row's conversation is the first post of its thread, ``{thread}``."""
+
+    message: str  # the column of each row's message id
+    parent: str  # the column of the id of the message it answers; null on a first post
+    max_replies: int = Field(2_000_000, ge=1)  # bounds the memory of following threads
 
 
 class DatePart(_Model):
@@ -204,9 +162,12 @@ class Mapping(_Model):
     column_nulls: dict[str, frozenset[str]] = Field(default_factory=dict)
     timestamps: Timestamps = Field(default_factory=Timestamps)
     constants: dict[str, str] = Field(default_factory=dict)
+    transforms: dict[str, Transform] = Field(default_factory=dict)  # name -> derived value
+    threads: Threads | None = None
     conversation_id: str
     attributes: dict[str, str] = Field(default_factory=dict)  # attribute -> column
-    reject_when: tuple[RejectRule, ...] = ()
+    skip_when: tuple[RowRule, ...] = ()
+    reject_when: tuple[RowRule, ...] = ()
     events: tuple[EventTemplate, ...]
 
     @field_validator("conversation_id")
@@ -230,28 +191,63 @@ class Mapping(_Model):
             seen.add(template.key)
         if not self.header and not self.columns:
             raise ValueError("without a header row, `columns` must name the columns")
+        self._check_derived()
         return self
+
+    def _check_derived(self) -> None:
+        """Transforms read columns, constants or earlier transforms; none is `thread`."""
+        names = list(self.transforms)
+        for index, (name, transform) in enumerate(self.transforms.items()):
+            if name in self.constants:
+                raise ValueError(f"`transforms.{name}` has the name of a constant")
+            later = {n for n in names[index + 1 :] if n != self.transforms[n].column}
+            if transform.column in later:
+                raise ValueError(
+                    f"`transforms.{name}` reads {transform.column!r}, a later transform: "
+                    "list the transforms in the order they are made"
+                )
+            if self.threads is not None and THREAD in (name, transform.column):
+                raise ValueError(f"`transforms.{name}`: `{THREAD}` is the value `threads` gives")
+        if self.threads is not None and THREAD in self.constants:
+            raise ValueError(f"`constants.{THREAD}`: `{THREAD}` is the value `threads` gives")
 
     @property
     def delimiter(self) -> str:
         return "\t" if self.format == "tsv" else ","
 
+    def derived(self) -> set[str]:
+        """The values a row has besides its columns: constants, transforms under a name of
+        their own, and `thread`."""
+        names = set(self.constants) | {n for n, t in self.transforms.items() if n != t.column}
+        return names | ({THREAD} if self.threads is not None else set())
+
     def references(self) -> dict[str, str]:
-        """Each column the mapping reads, with the first key that names it."""
+        """Each column of the file the mapping reads, with the first key that names it."""
         found: dict[str, str] = {}
         for key, column in self._named():
             found.setdefault(column, key)
-        return {c: k for c, k in found.items() if c not in self.constants}
+        derived = self.derived()
+        return {c: k for c, k in found.items() if c not in derived}
+
+    def fingerprint(self) -> str:
+        """A digest of what the mapping means, the same in every process."""
+        text = orjson.dumps(_canonical(self.model_dump()), option=orjson.OPT_SORT_KEYS)
+        return hashlib.blake2b(text, digest_size=8).hexdigest()
 
     def _named(self) -> list[tuple[str, str]]:
-        named = [("conversation_id", c) for c in placeholders(self.conversation_id)]
+        named = [(f"transforms.{n}.column", t.column) for n, t in self.transforms.items()]
+        if self.threads is not None:
+            named += [("threads.message", self.threads.message)]
+            named += [("threads.parent", self.threads.parent)]
+        named += [("conversation_id", c) for c in placeholders(self.conversation_id)]
         named += [(f"attributes.{a}", c) for a, c in self.attributes.items()]
         named += [(f"column_nulls.{c}", c) for c in self.column_nulls]
         ts = self.timestamps
         named += [("timestamps.date.column", ts.date.column)] if ts.date else []
         named += [("timestamps.rollover.reference", ts.rollover.reference)] if ts.rollover else []
-        for i, rule in enumerate(self.reject_when):
-            named += [(f"reject_when.{i}.when", c.column) for g in rule.when for c in g]
+        for rules, name in ((self.skip_when, "skip_when"), (self.reject_when, "reject_when")):
+            for i, rule in enumerate(rules):
+                named += [(f"{name}.{i}.when", c.column) for g in rule.when for c in g]
         for i, e in enumerate(self.events):
             key = f"events.{i}"
             minus = [e.at.minus_column] if e.at.minus_column else []
@@ -259,7 +255,21 @@ class Mapping(_Model):
             named += [(f"{key}.when", c.column) for g in e.when for c in g]
             named += [(f"{key}.score", e.score)] if e.score else []
             named += [(f"{key}.channel", c) for c in placeholders(e.channel or "")]
+            named += [(f"{key}.id", c) for c in placeholders(e.id or "")]
         return named
+
+
+def _canonical(value: Any) -> Any:
+    """Plain JSON values, sets sorted: their order in memory differs between processes."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted(_canonical(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return _canonical(asdict(value))
+    return value
 
 
 def parse_mapping(data: Any, source: str = "mapping") -> Mapping:
@@ -275,7 +285,7 @@ def parse_mapping(data: Any, source: str = "mapping") -> Mapping:
         problems = "; ".join(_problem(err) for err in exc.errors())
         raise InputError(f"{source}: bad mapping: {problems}") from exc
     if mapping.columns is not None:
-        known = set(mapping.columns) | set(mapping.constants)
+        known = set(mapping.columns) | mapping.derived()
         for column, key in mapping.references().items():
             if column not in known:
                 raise InputError(f"{source}: `{key}` names column {column!r}, not in `columns`")

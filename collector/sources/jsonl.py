@@ -9,16 +9,22 @@ import orjson
 
 from collector.sources.lines import Line, read_lines
 from collector.sources.record import Record
+from collector.sources.sniff import refuse_other_formats
 
 
 class JsonLinesReader:
     """Reads events written one JSON object per line."""
 
     header_lines = 0
+    key = "jsonl"  # how its checkpoints are kept (collector.sources.record.Reader)
+    ledger = False  # ids are the sender's: one id twice is a duplicate or a conflict
+    unit = "line"
 
     def records(
         self, path: Path, offset: int = 0, line: int = 0, *, complete_only: bool = False
     ) -> Iterator[Record]:
+        if offset == 0:
+            refuse_other_formats(path)
         for item in read_lines(path, offset, line, complete_only=complete_only):
             if not item.text.strip():
                 continue

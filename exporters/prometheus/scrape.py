@@ -46,10 +46,12 @@ HISTOGRAMS = (
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What one scrape reads: the rollup cells and the kind of every known channel."""
+    """What one scrape reads: the exposed totals (each one's high-water mark, so that no
+    counter goes down), each channel's latest event, and the kind of every known channel."""
 
     totals: Mapping[Cell, float]
     kinds: Mapping[str, str]
+    latest: Mapping[str, float]
 
     def value(self, channel: str, series: str, label: str = "") -> float:
         return float(self.totals.get((channel, series, label), 0.0))
@@ -60,14 +62,14 @@ class Snapshot:
         return [(name, self.kinds.get(name, UNKNOWN_KIND)) for name in sorted(names)]
 
 
-EMPTY = Snapshot({}, {})
+EMPTY = Snapshot({}, {}, {})
 
 
 def read_snapshot(store: Store, *, probe: bool = False) -> Snapshot:
-    """Read the rollups and channel kinds (through the store's probe engine for a scrape);
-    the store raises StoreError when it cannot."""
-    totals, kinds = store.snapshot(probe=probe)
-    return Snapshot(totals, kinds)
+    """Read the exposed totals and channels (through the store's probe engine for a
+    scrape); the store raises StoreError when it cannot."""
+    totals, kinds, latest = store.exposed(probe=probe)
+    return Snapshot(totals, kinds, latest)
 
 
 class TouchmetricsCollector:
@@ -113,11 +115,14 @@ class TouchmetricsCollector:
         )
         bounds = [*self.layout.bounds[series], math.inf]
         for channel, kind in channels:
-            # The rollups count each bucket on its own; Prometheus wants them cumulative.
+            # Cumulative in the rollups already, each held on its own. A bucket without a
+            # row of its own (a store counted before buckets were cumulative) shows the one
+            # below it; the running maximum keeps the buckets growing with the bound in any
+            # case, and the +Inf bucket, which is the _count, is the highest of them.
             running = 0.0
             buckets: list[tuple[str, float]] = []
             for bound, label in zip(bounds, self.layout.labels[series], strict=True):
-                running += snap.value(channel, series, label)
+                running = max(running, snap.value(channel, series, label))
                 buckets.append((INF if math.isinf(bound) else go_float(bound), running))
             family.add_metric([channel, kind], buckets, snap.value(channel, series, "sum"))
         return family
@@ -165,8 +170,8 @@ def _last_event(snap: Snapshot, channels: Iterable[tuple[str, str]]) -> GaugeMet
     # A channel without events gets no series rather than 0, which would read as 1970
     # and make `time() - ...` staleness alerts fire on a channel that never started.
     for channel, kind in channels:
-        if (channel, "last_event", "") in snap.totals:
-            family.add_metric([channel, kind], snap.value(channel, "last_event"))
+        if channel in snap.latest:
+            family.add_metric([channel, kind], snap.latest[channel])
     return family
 
 
