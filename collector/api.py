@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ from flask import Blueprint, jsonify, request
 from collector.app import context
 from collector.batch import Batch, BatchResult, Rejection, add_record
 from collector.errors import InputError, InvalidEvent, StoreError, UnsupportedBody
-from collector.reporting import BadQuery, parse_query, report_from_store
+from collector.reporting import BadQuery, parse_query, summary_from_store
 from collector.schema import MAX_ID
 from collector.sources.body import parse_body
 from collector.sources.record import Record
@@ -136,7 +137,7 @@ def summary() -> Any:
         busy = f"busy: {ctx.settings.summary_concurrency} summaries are being computed"
         return jsonify(error=f"{busy}; retry later"), 503, {"Retry-After": "5"}
     try:
-        return jsonify(report_from_store(ctx.store, query))
+        return jsonify(summary_from_store(ctx.store, query, time.time_ns() // 1000))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
     finally:

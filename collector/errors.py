@@ -70,6 +70,14 @@ class SchemaNotCurrent(StoreError):
     """The database schema is older than this version; run `touchmetrics db upgrade`."""
 
 
+class MailError(TouchmetricsError):
+    """The SMTP server cannot be reached, refused the login or refused a message.
+
+    Queued alert mail stays in the outbox with this message as its last error and is
+    retried with backoff. The message never contains the SMTP password.
+    """
+
+
 class CheckError(TouchmetricsError):
     """`touchmetrics check` cannot run as asked: no objectives configured, an unknown
     objective name, or no candidate; the message names what is missing."""

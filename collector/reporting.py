@@ -68,6 +68,36 @@ def known_channel(query: Query, kinds: Mapping[str, str]) -> None:
         raise BadQuery(f"`channel`: no channel named {query.channel!r} (known: {known})")
 
 
+def summary_from_store(store: Store, query: Query, now: int) -> dict[str, Any]:
+    """The report with each objective judged, as `objectives` (the HTTP summary).
+
+    With a window (`from` or `to`), every objective is judged over that same window, in the
+    same pass over its facts as the report. Without one the report covers all time, and
+    each objective is judged over its own trailing window ending ``now``, as the alerts do.
+    Each entry says the span it judged. Grouping and filters apply to the report only.
+    """
+    from collector.evaluation import Evaluation, evaluate_store, window_us
+
+    objectives = list(store.settings.objectives.values())
+    window = query.window
+    if window.start is None and window.end is None:
+        report = report_from_store(store, query)
+        results = evaluate_store(store, objectives, now)
+        spans = [Window(now - window_us(r.objective), now) for r in results]
+    else:
+        kinds = store.channel_kinds()
+        known_channel(query, kinds)
+        evaluation = Evaluation(objectives, kinds, store.settings.channels)
+        facts = evaluation.tap(store.facts(window.start, window.end))
+        report = build_report(facts, kinds, store.settings.channels, query, store.event_counts())
+        results = evaluation.results()
+        spans = [window] * len(results)
+    report["objectives"] = [
+        {**r.as_dict(), "judged": span.as_dict()} for r, span in zip(results, spans, strict=True)
+    ]
+    return report
+
+
 def report_from_files(
     settings: Settings, query: Query, inputs: Iterable[tuple[Reader, Path]]
 ) -> dict[str, Any]:

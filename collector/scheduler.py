@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +22,17 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from collector.alerts import evaluate_alerts
 from collector.demo import LiveFeed
 from collector.errors import StoreError, driver_message
 from collector.jobs import feed_demo, import_spool, maintain_rollups
+from collector.outbox import mail_enabled, mail_status, send_outbox
 from collector.schema import Validator
 from collector.store import Store
 
 log = logging.getLogger("touchmetrics.scheduler")
 ADVISORY_KEY = 0x746D_7363  # "tmsc": the scheduler's PostgreSQL advisory lock
+SEND_INTERVAL_SECONDS = 10.0  # how often the sender looks for due mail; each waits its backoff
 
 
 class SchedulerLock:
@@ -174,6 +178,10 @@ def build_scheduler(
         )
     if feed is not None:
         jobs.append(("demo", 1.0, lambda: feed_demo(feed, store, validator)))
+    if settings.objectives:
+        jobs.append(("alerts", settings.alert_interval_seconds, alerts_job(store)))
+    if mail_enabled(settings):
+        jobs.append(("mail", SEND_INTERVAL_SECONDS, lambda: send_outbox(store, now_us())))
     for name, seconds, job in jobs:
         # First run at once, so a fresh start shows data and spool files without a wait.
         options: dict[str, Any] = {
@@ -181,3 +189,22 @@ def build_scheduler(
         }  # fmt: skip
         scheduler.add_job(guarded(lock, job, name), "interval", seconds=seconds, **options)
     return scheduler, lock
+
+
+def now_us() -> int:
+    """The wall clock in microseconds: the alerts' `now` (event time) outside tests."""
+    return time.time_ns() // 1000
+
+
+def alerts_job(store: Store) -> Callable[[], bool]:
+    """The alert evaluation at the wall clock; its first run says whether mail goes out."""
+    said = False
+
+    def run() -> bool:
+        nonlocal said
+        if not said:
+            log.info(mail_status(store.settings))
+            said = True
+        return evaluate_alerts(store, now_us())
+
+    return run

@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -221,8 +222,9 @@ class Settings(BaseModel):
     alert_mail: Literal["builtin", "alertmanager", "off"] = Field(
         "builtin",
         description="Who mails about objectives: `builtin` (the scheduler, over SMTP), "
-        "`alertmanager` (Prometheus rules and Alertmanager; the scheduler still records "
-        "states but sends nothing) or `off`.",
+        "`alertmanager` (Prometheus rules and Alertmanager) or `off`. With `alertmanager` "
+        "or `off` the scheduler still records and shows each state but queues no mail, so "
+        "switching to `builtin` later sends no backlog.",
     )
     alert_email_to: tuple[str, ...] = Field(
         (), description="Default recipients of alert mail (an objective's `notify` overrides)."
@@ -240,11 +242,14 @@ class Settings(BaseModel):
     smtp_security: Literal["starttls", "ssl", "none"] = Field(
         "starttls",
         description="`starttls` (upgrade after connecting), `ssl` (TLS from the "
-        "start, usually port 465) or `none` (plain, for a relay on loopback).",
+        "start, usually port 465) or `none` (plain, for a relay on loopback). The "
+        "server's certificate is verified; trust a private CA with SSL_CERT_FILE.",
     )
     smtp_username: str | None = Field(None, description="SMTP login user; unset: no login.")
-    smtp_password: str | None = Field(
-        None, description="SMTP login password. Secret: use TOUCHMETRICS_SMTP_PASSWORD_FILE."
+    smtp_password: SecretStr | None = Field(
+        None,
+        description="SMTP login password (shown nowhere). Secret: use "
+        "TOUCHMETRICS_SMTP_PASSWORD_FILE.",
     )
     smtp_from: str = Field("touchmetrics@localhost", description="The From address of alert mail.")
     smtp_timeout_seconds: float = Field(
@@ -265,6 +270,19 @@ class Settings(BaseModel):
                         f"objective `{name}`: field `channels`: {channel!r} is not a declared "
                         f"channel (declared: {', '.join(sorted(self.channels)) or 'none'})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _objective_recipients(self) -> Settings:
+        # With mail on, an objective nobody would hear about is a mistake to catch at start.
+        if self.alert_mail != "builtin" or self.smtp_host is None or self.alert_email_to:
+            return self
+        for name, objective in self.objectives.items():
+            if not objective.notify:
+                raise ValueError(
+                    f"objective `{name}`: field `notify`: no recipients; set `notify` or "
+                    "`alert_email_to` (alert mail is on: smtp_host is set)"
+                )
         return self
 
     @field_validator("tokens", mode="before")

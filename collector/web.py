@@ -13,6 +13,8 @@ from collector.database import current_revision, head_revision
 from collector.engine import CSAT, FIRST_RESPONSE, REOPEN, RESOLUTION, SEGMENT, STARTED
 from collector.errors import StoreError
 from collector.metrics import OUTCOMES
+from collector.objectives_view import objective_rows
+from collector.outbox import mail_status
 from collector.store import EVENTS_CELL
 from exporters.prometheus import read_snapshot, render_metrics
 from exporters.prometheus.scrape import EVENT_RESULTS, Snapshot
@@ -66,7 +68,10 @@ def overview() -> str:
     events = {
         result: int(snapshot.value(EVENTS_CELL, "events", result)) for result in EVENT_RESULTS
     }
-    return render_template("overview.html", rows=rows, titles=titles, events=events)
+    return render_template(
+        "overview.html", rows=rows, titles=titles, events=events,
+        objectives=objective_rows(ctx.store), mail_status=mail_status(ctx.settings),
+    )  # fmt: skip
 
 
 def channel_row(snapshot: Snapshot, channel: str, kind: str) -> dict[str, Any]:

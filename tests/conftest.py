@@ -204,6 +204,111 @@ def write(store: Store) -> Callable[..., Summary]:
     return write_events
 
 
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A private CA, and a certificate for 127.0.0.1 it signed: (ca, certificate, key)."""
+    from tests.mailserver import make_certificates
+
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trusted_ca(certificates: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test CA trusted as a deployment would trust a private CA: SSL_CERT_FILE."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates[0]))
+    return certificates[0]
+
+
+@pytest.fixture
+def mail_servers(certificates: tuple[Path, Path, Path]) -> Iterator[Callable[..., Any]]:
+    """Start real SMTP servers (aiosmtpd) on loopback; all stopped at the end of the test."""
+    from tests.mailserver import MailServer, server_context
+
+    started: list[MailServer] = []
+
+    def start(security: str = "none", **options: Any) -> MailServer:
+        tls = server_context(certificates[1], certificates[2]) if security != "none" else None
+        server = MailServer(security, tls, **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def mail_server(mail_servers: Callable[..., Any]) -> Any:
+    """A plain SMTP server on loopback that keeps what it receives."""
+    return mail_servers()
+
+
+@pytest.fixture
+def mail_settings(
+    make_settings: Callable[..., Settings], mail_server: Any
+) -> Callable[..., Settings]:
+    """Settings that send alert mail to ``mail_server``, overridable per test."""
+
+    def build(**overrides: Any) -> Settings:
+        data: dict[str, Any] = {
+            "smtp_host": "127.0.0.1", "smtp_port": mail_server.port, "smtp_security": "none",
+            "smtp_from": "touchmetrics@example.org", "alert_email_to": ["ops@example.org"],
+            "public_url": "https://metrics.example.org", "smtp_timeout_seconds": 5,
+        }  # fmt: skip
+        data.update(overrides)
+        return make_settings(**data)
+
+    return build
+
+
+@pytest.fixture
+def config_of(tmp_path: Path) -> Callable[[Settings], Path]:
+    """Write settings to a YAML file a command or a child process can load (no secrets)."""
+
+    def write(settings: Settings) -> Path:
+        path = tmp_path / f"config-{uuid.uuid4().hex[:8]}.yaml"
+        data = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
+        data.pop("smtp_password", None)  # dumped masked; give it through *_FILE instead
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    return write
+
+
+CONTAINMENT = {
+    "title": "The web assistant resolves most conversations itself",
+    "indicator": "resolution_rate",
+    "channels": ["bot-chat"],
+    "min": 0.6,
+    "window": "10m",
+    "for": "5m",
+    "min_events": 5,
+}
+
+
+@pytest.fixture
+def alert_store(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., Store]]:
+    """Stores on the test database judging CONTAINMENT (overridable) with mail queued for
+    ops@example.org; every one closed at the end of the test."""
+    opened: list[Store] = []
+
+    def build(objective: dict[str, Any] | None = None, **overrides: Any) -> Store:
+        data: dict[str, Any] = {
+            "objectives": {"bot-containment": {**CONTAINMENT, **(objective or {})}},
+            "smtp_host": "127.0.0.1", "smtp_security": "none",
+            "alert_email_to": ["ops@example.org"], "smtp_from": "touchmetrics@example.org",
+        }  # fmt: skip
+        data.update(overrides)
+        settings = make_settings(**data)
+        store = Store(make_engine(settings.database_url), settings)
+        opened.append(store)
+        return store
+
+    yield build
+    for store in opened:
+        store.close()
+
+
 __all__ = ["CHANNELS", "REPO", "SHARED_DATA", "TOUCHMETRICS", "Incoming", "require"]
 
 

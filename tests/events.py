@@ -36,3 +36,21 @@ CONVERSATION = [
     ev("resolved", 100, id="e6"),
     ev("csat", 200, score=4, id="e7"),
 ]
+
+
+def minute_us(minute: float) -> int:
+    """BASE + ``minute`` minutes, in microseconds: the `now` of an alert evaluation."""
+    return int((BASE + minute * 60) * 1_000_000)
+
+
+def outcomes(
+    minute: float, resolved: int, abandoned: int, channel: str = "bot-chat", tag: str = ""
+) -> list[dict[str, Any]]:
+    """Conversations in ``channel`` that end at BASE + ``minute`` minutes: so many resolved,
+    so many abandoned (segments ended, the denominator of the resolution rate)."""
+    events: list[dict[str, Any]] = []
+    for i in range(resolved + abandoned):
+        cid = f"{channel}-{minute}-{tag}-{i}"
+        events.append(start(minute * 60 - 30, channel=channel, cid=cid))
+        events.append(ev("resolved" if i < resolved else "abandoned", minute * 60, cid=cid))
+    return events

@@ -119,3 +119,15 @@ def test_each_within_seconds_becomes_a_bucket_bound_of_its_own_histogram():
     assert 7200.0 in settings.histogram_bounds("resolution")
     configured = tuple(float(b) for b in settings.response_buckets)
     assert settings.histogram_bounds("response") == configured
+
+
+def test_with_mail_on_an_objective_nobody_would_hear_about_stops_the_start():
+    mail = {"smtp_host": "smtp.example.org"}
+    with pytest.raises(ConfigError) as caught:
+        parse_settings({**objectives(o={"indicator": "csat", "min": 0.5}), **mail})
+    assert "objective `o`: field `notify`: no recipients" in str(caught.value)
+    told = objectives(o={"indicator": "csat", "min": 0.5, "notify": ["a@x.org"]})
+    assert parse_settings({**told, **mail}).objectives["o"].notify == ("a@x.org",)
+    everyone = {**objectives(o={"indicator": "csat", "min": 0.5}), "alert_email_to": ["b@x.org"]}
+    assert parse_settings({**everyone, **mail}).alert_email_to == ("b@x.org",)
+    assert parse_settings({**objectives(o={"indicator": "csat", "min": 0.5})}).smtp_host is None

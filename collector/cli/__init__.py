@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from collector import __version__
+from collector.cli.alerts import alerts
 from collector.cli.check import check
 from collector.cli.data import ingest, report
 from collector.cli.mapping import mapping
@@ -21,6 +22,7 @@ def main() -> None:
 
 
 for command in (
-    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules
+    serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules,
+    alerts,
 ):  # fmt: skip
     main.add_command(command)

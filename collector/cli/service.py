@@ -50,7 +50,7 @@ def serve(
 @click.command()
 @config_option
 def scheduler(config_path: Path | None) -> None:
-    """Run the scheduled jobs alone (spool import, totals upkeep), for several web processes."""
+    """Run the scheduled jobs alone (spool import, totals, alerts, mail) beside web processes."""
     from collector.database import open_store
     from collector.scheduler import build_scheduler
 
