@@ -237,9 +237,9 @@ def _from_files(
     from collector.offline import read_files
     from collector.schema import Validator
 
-    log = read_files(Validator(settings), side.inputs)
-    kinds = {**log.kinds, **settings.channel_kinds()}
-    results = evaluate(objectives, log.facts(), kinds, settings.channels)
+    with read_files(Validator(settings), side.inputs) as log:
+        kinds = {**log.kinds, **settings.channel_kinds()}
+        results = evaluate(objectives, log.facts(), kinds, settings.channels)
     s = log.summary
     files = len(side.inputs)
     description = (

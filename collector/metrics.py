@@ -60,7 +60,7 @@ def distribution(values: list[float]) -> dict[str, Any]:
     p50, p90, p99 = (float(q) for q in np.percentile(array, [50, 90, 99]))
     return {
         "n": len(values),
-        "mean": float(array.mean()),
+        "mean": math.fsum(values) / len(values),  # exact sum: any fact order, one result
         "p50": p50,
         "p90": p90,
         "p99": p99,
@@ -79,7 +79,7 @@ class Tally:
     resolution: list[float] = field(default_factory=list)
     csat_responses: int = 0
     csat_satisfied: int = 0
-    csat_score_sum: float = 0.0
+    csat_scores: list[float] = field(default_factory=list)
     reopened: int = 0
 
     def add(self, kind: str, value: float | None, flag: int | None, label: str | None) -> None:
@@ -96,7 +96,7 @@ class Tally:
         elif kind == CSAT:
             self.csat_responses += 1
             self.csat_satisfied += flag or 0
-            self.csat_score_sum += value or 0.0
+            self.csat_scores.append(value or 0.0)
         elif kind == REOPEN:
             self.reopened += 1
 
@@ -118,7 +118,7 @@ class Tally:
                 "satisfied": self.csat_satisfied,
                 "value": csat_value,
                 "ci95": wilson(self.csat_satisfied, n),
-                "mean_score": self.csat_score_sum / n if n else None,
+                "mean_score": math.fsum(self.csat_scores) / n if n else None,
             },
             "reopened": self.reopened,
         }

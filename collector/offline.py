@@ -1,15 +1,24 @@
 """Reports straight from files, with no database: the same validation, engine and report.
 
-Holds one compact row per accepted event in memory, grouped by conversation, then
-replays each conversation once.
+Reading keeps only what deduplication needs in memory (each id with its content hash);
+accepted events go, in a compact form, to one of a fixed number of buckets chosen by
+their conversation. A bucket stays in memory while it is small and spills to an anonymous
+temporary file when it grows, so a conversation's events all land in one bucket and the
+facts come from replaying one bucket at a time: peak memory is the ids plus one bucket,
+not every event of the log.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import marshal
+import struct
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
+from typing import IO, Any, NamedTuple
 
 from collector.batch import CONFLICT, Incoming, position, validate_record
 from collector.engine import replay
@@ -20,14 +29,77 @@ from collector.reading import rare_collections
 from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
 
+BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
+SPILL_AT = 1024  # events a bucket holds in memory before it writes them out
+_LENGTH = struct.Struct("<I")
+_CONVERSATION = itemgetter(1)
+
+
+class Spilled(NamedTuple):
+    """An event as a bucket keeps it: an Event without its content hash."""
+
+    id: str
+    conversation_id: str
+    type: str
+    ts: int
+    channel: str | None
+    kind: str | None
+    author: str | None
+    public: bool
+    score: int | None
+    scale: int
+    topic: str | None
+
+
+Entry = tuple[Any, ...]  # Spilled's fields as a plain tuple, which marshal takes
+
+
+@dataclass(slots=True)
+class Bucket:
+    """Events of the conversations that hash here: a buffer, then a temporary file."""
+
+    pending: list[Entry] = field(default_factory=list)
+    file: IO[bytes] | None = None
+
+    def spill(self) -> None:
+        if not self.pending:
+            return
+        if self.file is None:
+            # Open across many calls; FileLog.close (or its `with`) closes it.
+            self.file = tempfile.TemporaryFile(prefix="touchmetrics-")  # noqa: SIM115
+        # Length-prefixed: marshal.load on a file reads it in tiny pieces, ten times slower.
+        blob = marshal.dumps(self.pending)
+        self.file.write(_LENGTH.pack(len(blob)) + blob)
+        self.pending = []
+
+    def entries(self) -> list[Entry]:
+        """Everything added so far, grouped by conversation (arrival order within one)."""
+        entries: list[Entry] = []
+        if self.file is not None:
+            self.file.seek(0)
+            while header := self.file.read(_LENGTH.size):
+                (size,) = _LENGTH.unpack(header)
+                entries.extend(marshal.loads(self.file.read(size)))
+            self.file.seek(0, 2)  # later spills append
+        entries.extend(self.pending)
+        # A stable sort in C groups them far faster than appending each to a dict's list.
+        entries.sort(key=_CONVERSATION)
+        return entries
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
 
 @dataclass(slots=True)
 class FileLog:
     """Events read from files, deduplicated by id as the store would."""
 
     validator: Validator
-    hashes: dict[str, str] = field(default_factory=dict)
-    conversations: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    # The content hash as a 128-bit int: a third of the memory of its hex text.
+    hashes: dict[str, int] = field(default_factory=dict)
+    buckets: list[Bucket] = field(default_factory=lambda: [Bucket() for _ in range(BUCKETS)])
     kinds: dict[str, str] = field(default_factory=dict)
     summary: Summary = field(default_factory=Summary)
 
@@ -62,7 +134,7 @@ class FileLog:
                 return why
         for incoming in events:
             known = self.hashes.get(incoming.event.id)
-            if known is not None and known != incoming.event.content_hash:
+            if known is not None and known != int(incoming.event.content_hash, 16):
                 return CONFLICT
         return None
 
@@ -70,22 +142,35 @@ class FileLog:
         """Keep an event whose id is new; count one read before as a duplicate, or as a
         conflict when its content differs (``read`` turns a record with a conflict away
         whole before it gets here)."""
+        digest = int(event.content_hash, 16)
         known = self.hashes.get(event.id)
         if known is not None:
-            if known == event.content_hash:
+            if known == digest:
                 self.summary.duplicates += 1
             else:
                 self.summary.rejected += 1
                 self.summary.by_rule.add(event.id, CONFLICT)
             return
-        self.hashes[event.id] = event.content_hash
-        self.conversations[event.conversation_id].append(event)
+        self.hashes[event.id] = digest
+        # hash() differs between processes, but the buckets live and die in this one.
+        bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
+        bucket.pending.append(event[:11])
+        if len(bucket.pending) >= SPILL_AT:
+            bucket.spill()
         self.summary.accepted += 1
         if event.channel is not None and event.kind is not None:
             self.kinds.setdefault(event.channel, event.kind)
 
+    def conversations(self) -> Iterator[tuple[str, list[Spilled]]]:
+        """Each conversation with its accepted events, one bucket in memory at a time."""
+        with rare_collections():
+            for bucket in self.buckets:
+                for cid, entries in groupby(bucket.entries(), _CONVERSATION):
+                    yield cid, list(map(Spilled._make, entries))
+
     def facts(self) -> Iterator[FactRow]:
-        for events in self.conversations.values():
+        """The facts of every conversation, each replayed once."""
+        for _cid, events in self.conversations():
             result = replay(events)
             for f in result.facts:
                 yield (f.kind, f.channel, f.at, f.value, f.flag, f.label, result.topic)
@@ -94,10 +179,21 @@ class FileLog:
         s = self.summary
         return {"accepted": s.accepted, "duplicates": s.duplicates, "rejected": s.rejected}
 
+    def close(self) -> None:
+        """Drop the temporary files now rather than when the log is collected."""
+        for bucket in self.buckets:
+            bucket.close()
+
+    def __enter__(self) -> FileLog:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
 
 def read_files(validator: Validator, inputs: Iterable[tuple[Reader, Path]]) -> FileLog:
     log = FileLog(validator)
-    with rare_collections():  # the log only grows: each full collection would walk it all
+    with rare_collections():  # the ids only grow: each full collection would walk them all
         for reader, path in inputs:
             log.read(reader, path)
     return log

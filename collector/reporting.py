@@ -103,7 +103,7 @@ def report_from_files(
 ) -> dict[str, Any]:
     from collector.offline import read_files
 
-    log = read_files(Validator(settings), inputs)
-    kinds = {**log.kinds, **settings.channel_kinds()}
-    known_channel(query, kinds)
-    return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())
+    with read_files(Validator(settings), inputs) as log:
+        kinds = {**log.kinds, **settings.channel_kinds()}
+        known_channel(query, kinds)
+        return build_report(log.facts(), kinds, settings.channels, query, log.event_counts())

@@ -206,7 +206,7 @@ def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_set
     for item in (i for b in batches for i in b):
         log.add(validator.validate(item))
     got: Counter[tuple[Any, ...]] = Counter()
-    for cid, evs in log.conversations.items():
+    for cid, evs in log.conversations():
         result = replay(evs)
         got.update((cid, *f) for f in result.facts)
         got.update(

@@ -1,0 +1,81 @@
+"""`report` straight from files: a messy log read in buckets gives the database's report."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import orjson
+import pytest
+
+from collector import offline
+from collector.batch import CONFLICT
+from collector.demo import DemoSpec, generate
+from collector.offline import FileLog
+from collector.schema import Validator
+from collector.settings import parse_settings
+from collector.sources.jsonl import JsonLinesReader
+from tests.conftest import CHANNELS
+
+
+@pytest.fixture
+def messy_log(tmp_path: Path) -> Path:
+    """Demo conversations shuffled, with repeated lines, conflicting repeats of an id and
+    events arriving long after the rest of their conversation."""
+    rng = random.Random(7)
+    lines = list(generate(DemoSpec(seed=3), conversations=300))
+    repeats = rng.sample(lines, 200)
+    conflicts = []
+    for line in rng.sample(lines, 50):
+        event = orjson.loads(line)
+        event["timestamp"] = event["timestamp"].replace("Z", "+00:00")  # same instant
+        event["conversation_id"] += "-moved"  # but another conversation: a conflict
+        conflicts.append(orjson.dumps(event).decode() + "\n")
+    late = [lines.pop(rng.randrange(len(lines))) for _ in range(100)]
+    rng.shuffle(lines)
+    mixed = lines + repeats + conflicts
+    rng.shuffle(mixed)
+    path = tmp_path / "messy.jsonl"
+    path.write_text("".join(mixed + late))
+    return path
+
+
+@pytest.fixture
+def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Buckets that write to their temporary files after a few events, as at 1M."""
+    monkeypatch.setattr(offline, "SPILL_AT", 8)
+
+
+@pytest.mark.usefixtures("small_buckets")
+@pytest.mark.parametrize("group_by", ["channel", "kind", "topic"])
+def test_a_shuffled_log_with_repeats_conflicts_and_late_events_reports_as_the_database(
+    cli, config_file, messy_log, group_by
+):
+    summary = orjson.loads(cli("ingest", "--config", config_file, "--json", messy_log).stdout)
+    assert (summary["duplicates"], summary["rejected"]) == (200, 50)
+    assert [rule["rule"] for rule in summary["rejected_by_rule"]] == [CONFLICT]
+    args = ("report", "--config", config_file, "--format", "json", "--group-by", group_by)
+    assert cli(*args, messy_log).stdout == cli(*args).stdout
+
+
+def test_the_report_of_a_file_does_not_depend_on_the_order_of_its_lines(cli, tmp_path):
+    config = tmp_path / "offline.yaml"
+    config.write_text(orjson.dumps({"channels": CHANNELS}).decode())  # YAML reads JSON
+    lines = list(generate(DemoSpec(seed=4), conversations=300))
+    in_order = tmp_path / "in-order.jsonl"
+    in_order.write_text("".join(lines))
+    random.Random(4).shuffle(lines)
+    shuffled = tmp_path / "shuffled.jsonl"
+    shuffled.write_text("".join(lines))
+    args = ("report", "--config", config, "--format", "json")
+    assert cli(*args, in_order).stdout == cli(*args, shuffled).stdout
+
+
+@pytest.mark.usefixtures("small_buckets")
+def test_reading_a_file_keeps_at_most_a_buffer_per_bucket_in_memory(messy_log):
+    log = FileLog(Validator(parse_settings({"channels": CHANNELS})))
+    log.read(JsonLinesReader(), messy_log)
+    in_memory = sum(len(bucket.pending) for bucket in log.buckets)
+    assert log.summary.accepted > offline.BUCKETS * offline.SPILL_AT >= in_memory
+    assert sum(1 for _ in log.facts()) == sum(1 for _ in log.facts())  # read again from disk
+    log.close()
