@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from collector.app import context
 from collector.batch import Batch, BatchResult, Rejection, add_record
-from collector.errors import InputError, InvalidEvent, UnsupportedBody
+from collector.errors import InputError, InvalidEvent, StoreError, UnsupportedBody
 from collector.reporting import BadQuery, parse_query, summary_from_store
 from collector.schema import MAX_ID
 from collector.sources.body import parse_body
@@ -64,8 +65,19 @@ def _write(records: list[Record], source: str) -> dict[str, Any]:
     }
 
 
-def _writer_turn(store: Store) -> AbstractContextManager[Any]:
-    return _SQLITE_WRITES if store.sqlite else nullcontext()
+@contextmanager
+def _writer_turn(store: Store) -> Iterator[None]:
+    """This process' turn to write to SQLite, waited for as long as a statement may wait."""
+    if not store.sqlite:
+        yield
+        return
+    limit = store.settings.database_statement_timeout_seconds
+    if not _SQLITE_WRITES.acquire(timeout=limit):
+        raise StoreError(f"database busy: no turn to write within {limit:g} s")
+    try:
+        yield
+    finally:
+        _SQLITE_WRITES.release()
 
 
 def _id_of(record: Record | None) -> str | None:
@@ -106,8 +118,9 @@ def post_webhook(platform: str) -> Any:
 
 
 @api.get("/summary")
-def summary() -> Response | tuple[Response, int]:
-    """The report of DESIGN section 4 for the query's window, grouping and filters."""
+def summary() -> Any:
+    """The report of DESIGN section 4 for the query's window, grouping and filters;
+    503 while summary_concurrency others are being computed."""
     args = request.args
     try:
         query = parse_query(
@@ -117,6 +130,15 @@ def summary() -> Response | tuple[Response, int]:
             args.get("channel"),
             args.get("kind"),
         )
-        return jsonify(summary_from_store(context().store, query, time.time_ns() // 1000))
     except BadQuery as exc:
         return jsonify(error=str(exc)), 400
+    ctx = context()
+    if not ctx.summaries.acquire(blocking=False):
+        busy = f"busy: {ctx.settings.summary_concurrency} summaries are being computed"
+        return jsonify(error=f"{busy}; retry later"), 503, {"Retry-After": "5"}
+    try:
+        return jsonify(summary_from_store(ctx.store, query, time.time_ns() // 1000))
+    except BadQuery as exc:
+        return jsonify(error=str(exc)), 400
+    finally:
+        ctx.summaries.release()

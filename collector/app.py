@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
@@ -46,6 +47,9 @@ class Context:
         self.store = store
         self.validator = Validator(settings)
         self.registry: Any = None
+        # Summaries read every fact of their window: more than a few at once would take
+        # the server threads writes need, and the interpreter's time scrapes need.
+        self.summaries = threading.BoundedSemaphore(settings.summary_concurrency)
 
 
 def context() -> Context:

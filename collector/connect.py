@@ -4,12 +4,15 @@ inserts."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import URL, Engine, Table, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from collector import deadlines
+from collector.deadlines import Timeouts
 from collector.errors import ConfigError
 
 PAGE_SIZE = 16384  # bytes per page of a new SQLite store
@@ -17,15 +20,38 @@ URL_SHAPE = "dialect+driver://user:password@host:port/database"
 ESCAPE_HINT = "percent-encode @, :, / and ? in a password or a database name (@ as %40)"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the backend: WAL and immediate write locks on SQLite."""
+DEFAULT_TIMEOUTS = Timeouts(connect=5, statement=15.0, ping=5.0)  # as Settings' defaults
+
+
+def make_engine(
+    url: str, timeouts: Timeouts = DEFAULT_TIMEOUTS, *, pool: int = 5, autocommit: bool = False
+) -> Engine:
+    """An engine tuned for the backend: WAL and immediate write locks on SQLite; bounded
+    waits on PostgreSQL (collector.deadlines). ``pool`` connections are kept, as many
+    more opened at need; ``autocommit`` spares PostgreSQL reads their BEGIN and ROLLBACK."""
     parsed = database_url(url)
+    statement = timeouts.statement or DEFAULT_TIMEOUTS.statement
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(parsed, connect_args={"timeout": 30})
+        engine = create_engine(parsed, connect_args={"timeout": statement})
         event.listen(engine, "connect", _sqlite_connect)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool,
+        max_overflow=pool,
+        pool_timeout=timeouts.ping,
+        isolation_level="AUTOCOMMIT" if autocommit else None,
+    )
+    event.listen(engine, "do_connect", partial(_postgres_connect, timeouts))
+    return engine
+
+
+def _postgres_connect(
+    timeouts: Timeouts, _dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]
+) -> Any:
+    return deadlines.connect(timeouts, cargs, cparams)
 
 
 def database_url(url: str) -> URL:

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from collector.connect import make_engine
+from collector.deadlines import probe_timeouts_of, timeouts_of, unhurried
 from collector.errors import SchemaNotCurrent, StoreError, driver_message
 from collector.settings import Settings
 from collector.store import Store
@@ -44,7 +45,7 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
     before = current_revision(engine)
     config = _config()
     try:
-        with engine.begin() as conn:
+        with engine.begin() as conn, unhurried(conn):
             config.attributes["connection"] = conn
             alembic_upgrade(config, "head")
     except SQLAlchemyError as exc:
@@ -55,7 +56,10 @@ def upgrade(engine: Engine) -> tuple[str | None, str | None]:
 def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store:
     """Connect and check the schema. An embedded SQLite file is upgraded in place;
     a shared server needs an explicit `touchmetrics db upgrade`."""
-    engine = make_engine(settings.database_url)
+    # A connection for each server thread and the scheduler, and as many more at need.
+    engine = make_engine(
+        settings.database_url, timeouts_of(settings), pool=max(5, settings.http_threads + 1)
+    )
     if auto_upgrade is None:
         auto_upgrade = engine.dialect.name == "sqlite"
     try:
@@ -68,4 +72,12 @@ def open_store(settings: Settings, *, auto_upgrade: bool | None = None) -> Store
     except BaseException:
         engine.dispose()
         raise
-    return Store(engine, settings)
+    # Scrapes and probes get a small pool of their own with short limits, so they never
+    # wait for a connection behind writes and reports, nor longer than a probe should.
+    probe = make_engine(
+        settings.database_url,
+        probe_timeouts_of(settings),
+        pool=settings.http_probe_threads,
+        autocommit=True,
+    )
+    return Store(engine, settings, probe=probe)

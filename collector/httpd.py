@@ -24,16 +24,19 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.utilities import Error, RequestEntityTooLarge
 
 from collector.gate import Refusal, body_over_limit, refuse
+from collector.lanes import Lanes
 from collector.settings import Settings
 
 
 def make_server(app: Any, settings: Settings, *, host: str, port: int, threads: int) -> Any:
-    """A waitress server for ``app`` that refuses what collector/gate.py refuses, early."""
+    """A waitress server for ``app`` that refuses what collector/gate.py refuses, early,
+    with a lane of threads of its own for scrapes and probes (collector/lanes.py)."""
     sockets: dict[int, Any] = {}
     # waitress refuses a declared length >= its limit; the app's limit is inclusive.
     server = create_server(
         app, map=sockets, host=host, port=port, threads=threads,
         max_request_body_size=settings.max_body_bytes + 1,
+        _dispatcher=Lanes(threads, settings.http_probe_threads),
     )  # fmt: skip
     channel = gated_channel(settings)
     # One server per listening socket (a host name may resolve to several addresses).

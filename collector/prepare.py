@@ -34,7 +34,7 @@ class Prepared:
     # Only the store can judge them: each is a duplicate of the content kept for its id,
     # which is the stored one if any, else the batch's first, or a conflict.
     repeats: list[tuple[str, int, str, str]] = field(default_factory=list)
-    conversations: list[Row] = field(default_factory=list)  # conversations rows
+    conversations: list[Row] = field(default_factory=list)  # conversations rows, in id order
     facts: list[Row] = field(default_factory=list)  # facts rows of those conversations
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
@@ -56,7 +56,10 @@ def prepare(batch: Batch, received: int | None = None) -> Prepared:
     by_conversation: dict[str, list[Any]] = defaultdict(list)
     for event, _raw, _line in kept:
         by_conversation[event.conversation_id].append(event)
-    for cid, events in by_conversation.items():
+    # In id order, like the events: concurrent writers then lock the conversations they
+    # share in one order, and never wait for each other in a circle.
+    for cid in sorted(by_conversation):
+        events = by_conversation[cid]
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
         out.facts.extend(fact_rows(cid, result))

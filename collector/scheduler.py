@@ -20,9 +20,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from collector.alerts import evaluate_alerts
 from collector.demo import LiveFeed
+from collector.errors import StoreError, driver_message
 from collector.jobs import feed_demo, import_spool, maintain_rollups
 from collector.outbox import mail_enabled, mail_status, send_outbox
 from collector.schema import Validator
@@ -34,32 +36,71 @@ SEND_INTERVAL_SECONDS = 10.0  # how often the sender looks for due mail; each wa
 
 
 class SchedulerLock:
-    """Held by at most one scheduler per database, for as long as its process lives."""
+    """Held by at most one scheduler per database, for as long as its process lives.
+
+    On PostgreSQL the lock lives as long as the session that took it: each ``acquire``
+    asks the server whether that session still holds it, and a lock whose connection was
+    lost is given up (the server has already released it, and another scheduler may have
+    taken it), then tried again like any free lock.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._conn: Connection | None = None
         self._file: IO[str] | None = None
+        self._standing_by = False  # logged once per wait, not at every tick
 
     @property
     def held(self) -> bool:
+        """Whether this process took the lock and has not found it lost since."""
         return self._conn is not None or self._file is not None
 
     def acquire(self) -> bool:
-        """Take the lock if it is free; True when this process holds it."""
-        if self.held:
+        """True when this process holds the lock, taking it if it is free."""
+        if self._file is not None or (self._conn is not None and self._still_held()):
             return True
-        return self._acquire_file() if self.store.sqlite else self._acquire_advisory()
+        try:
+            got = self._acquire_file() if self.store.sqlite else self._acquire_advisory()
+        except SQLAlchemyError as exc:
+            log.warning("cannot reach the database for the scheduler lock: %s", driver_message(exc))
+            return False
+        if got:
+            log.info("took the scheduler lock; running the jobs")
+        elif not self._standing_by:
+            log.info("another scheduler holds the lock; standing by")
+        self._standing_by = not got
+        return got
+
+    def _still_held(self) -> bool:
+        assert self._conn is not None
+        try:
+            held = self._conn.execute(_HOLDS_IT, {"k": ADVISORY_KEY}).scalar()
+            self._conn.commit()
+        except SQLAlchemyError as exc:
+            reason = f"its database connection failed: {driver_message(exc)}"
+        else:
+            if held:
+                return True
+            reason = "the database no longer lists it"
+        log.warning("lost the scheduler lock (%s); standing by", reason)
+        self._drop_connection()
+        return False
 
     def _acquire_advisory(self) -> bool:
         conn = self.store.engine.connect()
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY}).scalar()
-        conn.commit()
-        if got:
+        try:
+            got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": ADVISORY_KEY})
+            taken = bool(got.scalar())
+            conn.commit()
+        except BaseException:
+            conn.invalidate()
+            conn.close()
+            raise
+        if taken:
             self._conn = conn
         else:
             conn.close()
-        return bool(got)
+        return taken
 
     def _acquire_file(self) -> bool:
         database = make_url(str(self.store.engine.url)).database or "touchmetrics"
@@ -73,15 +114,26 @@ class SchedulerLock:
         return True
 
     def release(self) -> None:
-        if self._conn is not None:
-            # A pooled connection outlives close(), and the lock lives as long as the session.
-            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": ADVISORY_KEY})
-            self._conn.commit()
-            self._conn.close()
-            self._conn = None
+        """Let the lock go; never raises, whatever became of the database."""
+        self._drop_connection()
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def _drop_connection(self) -> None:
+        # Closing the session is what releases an advisory lock, and it works whether or
+        # not the connection is still alive; the connection does not go back to the pool.
+        if self._conn is not None:
+            self._conn.invalidate()
+            self._conn.close()
+            self._conn = None
+
+
+# The session's own advisory lock on a one-bigint key appears with classid 0, objsubid 1.
+_HOLDS_IT = text(
+    "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    " AND pid = pg_backend_pid() AND classid = 0 AND objid = :k AND objsubid = 1)"
+)
 
 
 def guarded(lock: SchedulerLock, job: Callable[[], bool], name: str) -> Callable[[], None]:
@@ -92,10 +144,16 @@ def guarded(lock: SchedulerLock, job: Callable[[], bool], name: str) -> Callable
             return
         try:
             job()
+        except (StoreError, SQLAlchemyError) as exc:  # an outage: no traceback every tick
+            log.warning("job %s failed (%s); it runs again at its next tick", name, _said(exc))
         except Exception:  # a failed run is retried at the next tick
             log.exception("job %s failed; it runs again at its next tick", name)
 
     return run
+
+
+def _said(exc: Exception) -> str:
+    return driver_message(exc) if isinstance(exc, SQLAlchemyError) else str(exc)
 
 
 def build_scheduler(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import signal
@@ -83,6 +84,10 @@ def serve(settings: Settings, *, demo: bool = False, scheduler: bool = True) -> 
     jobs, lock = build_scheduler(store, feed=LiveFeed() if demo else None)
     if scheduler:
         jobs.start()
+    # What start-up built (modules, the app, the engines) lives as long as the process:
+    # taken out of the collector's sight, a full collection no longer walks it. Under
+    # four writers one took 260-350 ms, every thread stopped (a scrape's p99); 2 ms after.
+    gc.freeze()
     _announce(settings, _bound_port(server), demo)
     signal.signal(signal.SIGTERM, _stop)
     try:

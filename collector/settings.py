@@ -108,6 +108,23 @@ class Settings(BaseModel):
         description="SQLAlchemy URL of the store: a SQLite file (embedded default) or "
         "`postgresql+psycopg://user@host/db`. Secret: use TOUCHMETRICS_DATABASE_URL_FILE.",
     )
+    database_connect_timeout_seconds: int = Field(
+        5,
+        ge=2,
+        le=600,
+        description="Longest wait for a new PostgreSQL connection, in whole seconds (libpq's "
+        "minimum is 2). A pooled connection is pinged first and given up after as long.",
+    )
+    database_statement_timeout_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=3600,
+        description="Longest a database statement may run or wait for locks: PostgreSQL's "
+        "statement_timeout (lock waits count in it), and on SQLite the wait for the write "
+        "lock. The service stops waiting for a server that has not answered 2 s after it, so "
+        "a write to an unreachable database answers 503 instead of hanging. Schema upgrades "
+        "run without it.",
+    )
     default_timezone: str | None = Field(
         None,
         description="IANA zone applied to timestamps written without an offset; "
@@ -149,6 +166,28 @@ class Settings(BaseModel):
         le=256,
         description="Worker threads of the WSGI server (writes take turns on SQLite: 4 was "
         "faster than 8 in bench/http_ingest.py on 2 cores).",
+    )
+    http_probe_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Server threads kept for GET /metrics, /healthz and /readyz, apart from "
+        "http_threads, so scrapes and probes never queue behind writes and reports.",
+    )
+    summary_concurrency: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Most GET /api/v1/summary reports computed at once; more answer 503 with "
+        "Retry-After. Each reads every fact of its window, so several at once took the "
+        "server threads writes need and slowed scrapes.",
+    )
+    probe_timeout_seconds: float = Field(
+        3.0,
+        gt=0,
+        le=60,
+        description="How long /metrics and /readyz wait for the database (on a small pool of "
+        "their own) before answering 503.",
     )
     spool_dir: str | None = Field(
         None,

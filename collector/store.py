@@ -3,6 +3,11 @@
 ``Store.write_batch`` is the one way events get in. In one transaction it drops what was
 seen before, keeps the rest, replays every conversation the batch touched, swaps that
 conversation's facts and moves the all-time totals by the difference.
+
+Concurrent writers on PostgreSQL lock rows in one order, so none waits for another in a
+circle (a deadlock): events by id, then channels by name, conversations by id and the
+totals by cell. Each step sorts its rows; a new step that writes shared rows must sort
+them too and keep its place in this order.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
+from collector.deadlines import unhurried
 from collector.engine import ENTERED, LAST_EVENT, SEGMENT, Replay, replay
 from collector.errors import StoreError, driver_message
 from collector.prepare import (
@@ -64,14 +70,17 @@ class _Kept:
 class Store:
     """Reads and writes the touchmetrics database."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, probe: Engine | None = None) -> None:
         self.engine = engine
         self.reader = engine.execution_options(touchmetrics_read=True)
+        # Scrapes and readiness probes read through this one (open_store gives it a small
+        # pool with short limits); reads of the totals are all they do.
+        self._probe_engine = probe or engine
+        self.probe = self._probe_engine.execution_options(touchmetrics_read=True)
         self.settings = settings
         self.layout = Layout(settings)
         self.sqlite = engine.dialect.name == "sqlite"
         self._known_channels: set[str] = set()
-        self._insert_events_sql = driver_insert(engine, t.events)
         self._insert_new_events_sql = driver_insert(
             engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
         )
@@ -100,6 +109,7 @@ class Store:
     def close(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        self._probe_engine.dispose()
 
     def __enter__(self) -> Store:
         return self
@@ -113,8 +123,7 @@ class Store:
         """Commit one batch atomically and say what became of each record."""
         prepared = batch if isinstance(batch, Prepared) else prepare(batch)
         try:
-            with self.engine.begin() as conn:
-                result = self._write(conn, prepared)
+            result = self._commit(prepared)
             if not self.sqlite and self._growth.due(result.accepted):
                 self._analyze()
         except OperationalError as exc:
@@ -123,22 +132,39 @@ class Store:
             raise StoreError(f"database write failed: {driver_message(exc)}") from exc
         return result
 
+    def _commit(self, prepared: Prepared) -> BatchResult:
+        """Write in one transaction; go again when another writer stored some of the same
+        ids meanwhile, so that they count as duplicates (or conflicts) this time."""
+        for _attempt in range(_ATTEMPTS):
+            registered: set[str] = set()
+            try:
+                with self.engine.begin() as conn:
+                    result = self._write(conn, prepared, registered)
+            except _Raced:
+                continue
+            # Only once committed: a rolled-back registration must be tried again.
+            self._known_channels |= registered
+            return result
+        raise StoreError(f"other writers kept storing the same event ids; tried {_ATTEMPTS} times")
+
     def _analyze(self) -> None:
         # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
         # table that grew from nothing is still "tiny" and the id lookups scan it whole
         # (an import of 33k calls took 267 s instead of seconds).
-        with self.engine.connect() as conn:
+        # Maintenance, not a request: it may take longer than a statement should.
+        with self.engine.begin() as conn, unhurried(conn):
             conn.execute(text("ANALYZE events, conversations, facts"))
-            conn.commit()
 
-    def _write(self, conn: Any, p: Prepared) -> BatchResult:
+    def _write(self, conn: Any, p: Prepared, registered: set[str]) -> BatchResult:
+        """The batch's writes in ``conn``'s transaction; the channels it registers are
+        added to ``registered``."""
         result = BatchResult(rejections=list(p.rejections))
         kept = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
         hours: Counter[SlotCell] = Counter()
         if kept.rows:
             channels = p.channels if kept.refused is None else kept_channels(kept.rows, kept.lines)
-            self._register_channels(conn, channels)
+            registered.update(self._register_channels(conn, channels))
             cells = self._derive(conn, p, kept, hours)
         result.accepted = len(kept.rows)
         if result.rejections:
@@ -163,8 +189,12 @@ class Store:
         if not self.sqlite:
             seen = self._stored(conn, p.rows)
             kept, _dropped = self._sorted_out(p, seen, result)
+            # An id another writer inserts after the look-up makes this insert wait for that
+            # writer's commit, then skip the row. Ids in order: no two inserts wait in a circle.
             if kept.rows:
-                conn.exec_driver_sql(self._insert_events_sql, kept.rows)
+                inserted = conn.exec_driver_sql(self._insert_new_events_sql, kept.rows).rowcount
+                if inserted != len(kept.rows):
+                    raise _Raced
         else:
             # SQLite writers take turns, so rows above the highest rowid before the insert
             # are this batch's: one look up per batch replaces one per event in the usual
@@ -291,7 +321,8 @@ class Store:
             conn.execute(
                 select(t.conversations.c.id)
                 .where(t.conversations.c.id.in_(chunk))
-                .order_by(t.conversations.c.id)
+                # Code point order, as Python sorts them everywhere else.
+                .order_by(t.conversations.c.id.collate("C"))
                 .with_for_update()
             ).all()
 
@@ -311,13 +342,14 @@ class Store:
             found.extend(tuple(row) for row in conn.execute(query))
         return found
 
-    def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> None:
-        """Remember the first kind seen for each channel (declared ones keep their own)."""
-        new = [name for name in named if name not in self._known_channels]
+    def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> list[str]:
+        """Remember the first kind seen for each channel (declared ones keep their own);
+        return the channels this process had not registered yet."""
+        new = sorted(name for name in named if name not in self._known_channels)
         if new:
             rows = [{"name": n, "kind": named[n][0], "first_seen": named[n][1]} for n in new]
             conn.execute(self._insert(t.channels).on_conflict_do_nothing(), rows)
-            self._known_channels.update(new)
+        return new
 
     def _add_totals(self, conn: Any, cells: Counter[tuple[str, str, str]]) -> None:
         """Move the totals, and raise each one's exposed high-water mark to it.
@@ -346,10 +378,11 @@ class Store:
             conn.exec_driver_sql(self._add_hourly_sql, rows)
 
     @contextmanager
-    def _reading(self) -> Iterator[Any]:
-        """A read-only connection; database errors become StoreError."""
+    def _reading(self, probe: bool = False) -> Iterator[Any]:
+        """A read-only connection (of the probe engine if asked); database errors become
+        StoreError."""
         try:
-            with self.reader.connect() as conn:
+            with (self.probe if probe else self.reader).connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
@@ -443,10 +476,12 @@ class Store:
                 (r.channel, r.series, r.label): r.value for r in conn.execute(select(t.rollups))
             }
 
-    def exposed(self) -> tuple[dict[Cell, float], dict[str, str], dict[str, float]]:
-        """What /metrics shows, in two queries: each total's high-water mark by (channel,
-        series, label); every known channel's kind (as channel_kinds); and each channel's
-        latest event in Unix seconds."""
+    def exposed(
+        self, *, probe: bool = False
+    ) -> tuple[dict[Cell, float], dict[str, str], dict[str, float]]:
+        """What /metrics shows, in two queries on one connection (the probe engine's if
+        asked): each total's high-water mark by (channel, series, label); every known
+        channel's kind (as channel_kinds); and each channel's latest event in Unix seconds."""
         latest = (
             select(func.max(t.facts.c.at))
             .where(text(t.LAST_EVENT_ONLY))  # as written in the partial index, to use it
@@ -454,7 +489,7 @@ class Store:
             .scalar_subquery()
         )
         r = t.rollups.c
-        with self._reading() as conn:
+        with self._reading(probe) as conn:
             # Totals first: a channel is registered in the same transaction that first
             # counts it, so the channels read afterwards cover every channel totals name.
             held = {
@@ -520,6 +555,11 @@ _APPLIED_COLUMNS = (
 )
 
 
+class _Raced(Exception):
+    """Another writer committed some of this batch's new ids first; write it again."""
+
+
+_ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
@@ -21,6 +23,7 @@ from exporters.prometheus.scrape import EVENT_RESULTS
 
 web = Blueprint("web", __name__, template_folder="templates")
 DEFAULT_WINDOW = "24h"
+_READINESS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="touchmetrics-readyz")
 
 
 @web.get("/metrics")
@@ -38,9 +41,17 @@ def healthz() -> Any:
 
 @web.get("/readyz")
 def readyz() -> Any:
-    """Readiness: the database answers and its schema is this version's."""
+    """Readiness: the database answers within the probe timeout and its schema is this
+    version's."""
+    ctx = context()
+    limit = ctx.settings.probe_timeout_seconds
     try:
-        revision = current_revision(context().store.engine)
+        # In a helper thread, so the answer comes within the limit whatever the database
+        # does; a check left running ends by the probe engine's own timeouts.
+        revision = _READINESS.submit(current_revision, ctx.store.probe).result(limit)
+    except FutureTimeout:
+        error = f"database unavailable: no answer within {limit:g} s"
+        return jsonify(status="unavailable", error=error), 503
     except StoreError as exc:
         return jsonify(status="unavailable", error=str(exc)), 503
     if revision != head_revision():

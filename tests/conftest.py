@@ -8,12 +8,17 @@ meet. Without a server the PostgreSQL variants skip, unless TOUCHMETRICS_REQUIRE
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -464,15 +469,27 @@ def front_door(
         server.stop()
 
 
+def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
+    """Poll ``check`` every 0.2 s until it is true; fail after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {seconds}s")
+        time.sleep(0.2)
+
+
 class Service:
     """A `touchmetrics serve` child process and the base URL it announced."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            [*TOUCHMETRICS, "serve", "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=None if env is None else {**os.environ, **env},
-        )  # fmt: skip
+    def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None) -> None:
+        # stderr to a file: a pipe nobody reads would stall a server that logs a lot.
+        self.log = log
+        with log.open("wb") as err:
+            self.process = subprocess.Popen(
+                [*TOUCHMETRICS, "serve", "--port", "0", *args],
+                stdout=subprocess.PIPE, stderr=err, text=True,
+                env=None if env is None else {**os.environ, **env},
+            )  # fmt: skip
         self.url = self._announced_url()
         self.port = int(self.url.rsplit(":", 1)[1])
         self.http = httpx.Client(base_url=self.url, timeout=10)
@@ -484,8 +501,12 @@ class Service:
         found = re.search(r"serving on (http://\S+)", first)
         if found is None:
             self.process.kill()
-            raise AssertionError(f"serve did not start: {first!r} {self.process.stderr.read()!r}")  # type: ignore[union-attr]
+            self.process.wait()
+            raise AssertionError(f"serve did not start: {first!r} {self.stderr()!r}")
         return found.group(1)
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, then the exit code and what it wrote to stderr."""
@@ -493,11 +514,11 @@ class Service:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            _, err = self.process.communicate(timeout=20)
+            self.process.communicate(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
-        return self.process.returncode, err
+        return self.process.returncode, self.stderr()
 
 
 @pytest.fixture
@@ -512,7 +533,8 @@ def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]
         config = tmp_path / f"serve-{len(running)}.yaml"
         data = {"channels": CHANNELS, "database_url": database_url, **settings}
         config.write_text(yaml.safe_dump(data))
-        service = Service(["--config", str(config), *args], env)
+        log = tmp_path / f"serve-{len(running)}.log"
+        service = Service(["--config", str(config), *args], log, env)
         running.append(service)
         return service
 
@@ -520,6 +542,90 @@ def launch(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Service]
     for service in running:
         if service.process.poll() is None:
             service.stop()
+
+
+POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
+class StallingProxy:
+    """A TCP proxy on loopback that can stop forwarding while it keeps every socket open:
+    a database server that is there and never answers (a black hole). New connections are
+    still accepted, and held, while it is stalled."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._stalled = threading.Event()
+        self._closing = threading.Event()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self.listener, selectors.EVENT_READ, None)
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def url(self, database_url: str) -> str:
+        """``database_url`` through this proxy."""
+        proxied = make_url(database_url).set(host="127.0.0.1", port=self.port)
+        return proxied.render_as_string(hide_password=False)
+
+    def stall(self) -> None:
+        self._stalled.set()
+
+    def resume(self) -> None:
+        """Forward new connections again (the stalled ones stay stalled)."""
+        self._stalled.clear()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(timeout=5)
+        for sock in [self.listener, *self.held]:
+            sock.close()
+
+    def _loop(self) -> None:
+        while not self._closing.is_set():
+            for key, _ in self._selector.select(timeout=0.05):
+                if key.data is None:
+                    self._accept()
+                elif not self._stalled.is_set():
+                    self._forward(key.fileobj, key.data)  # type: ignore[arg-type]
+            if self._stalled.is_set():
+                # Stop reading anything, keep everything open.
+                for key in list(self._selector.get_map().values()):
+                    if key.data is not None:
+                        self._selector.unregister(key.fileobj)
+
+    def _accept(self) -> None:
+        client, _ = self.listener.accept()
+        self.held.append(client)
+        if self._stalled.is_set():
+            return
+        upstream = socket.create_connection(self.target)
+        self.held.append(upstream)
+        self._selector.register(client, selectors.EVENT_READ, upstream)
+        self._selector.register(upstream, selectors.EVENT_READ, client)
+
+    def _forward(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            data = source.recv(65536)
+            if data:
+                sink.sendall(data)
+                return
+        except OSError:
+            pass
+        for sock in (source, sink):  # one side closed: close the pair
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(sock)
+            sock.close()
+
+
+@pytest.fixture
+def stalling_proxy(database_url: str) -> Iterator[StallingProxy]:
+    """A StallingProxy to the test's PostgreSQL server."""
+    url = make_url(database_url)
+    proxy = StallingProxy((url.host or "127.0.0.1", url.port or 5432))
+    yield proxy
+    proxy.close()
 
 
 # -- the CI check ----------------------------------------------------------------------------

@@ -419,7 +419,7 @@ def test_the_serve_banner_hides_an_escaped_password(tmp_path, postgres_server_ur
     written = url.render_as_string(hide_password=False)
     assert "B4nner-s3cret%40x" in written  # the @ escaped, as it must be
     config.write_text(yaml.safe_dump({"channels": CHANNELS, "database_url": written}))
-    service = Service(["--config", str(config), "--no-scheduler"])
+    service = Service(["--config", str(config), "--no-scheduler"], tmp_path / "serve.log")
     code, err = service.stop()
     assert code == 0
     assert ":***@" in service.banner

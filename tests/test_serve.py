@@ -5,8 +5,6 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 
 import orjson
 import yaml
@@ -14,7 +12,7 @@ import yaml
 from collector.connect import make_engine
 from collector.settings import parse_settings
 from collector.store import Store
-from tests.conftest import CHANNELS, TOUCHMETRICS, Service
+from tests.conftest import CHANNELS, TOUCHMETRICS, Service, wait_for
 from tests.events import agent, customer, ev, start
 
 CONVERSATION = [
@@ -23,14 +21,6 @@ CONVERSATION = [
     agent(3, id="p3"),
     ev("resolved", 50, id="p4"),
 ]
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"still not true after {seconds}s")
-        time.sleep(0.2)
 
 
 def started_so_far(service: Service) -> int:

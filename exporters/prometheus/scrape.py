@@ -65,9 +65,10 @@ class Snapshot:
 EMPTY = Snapshot({}, {}, {})
 
 
-def read_snapshot(store: Store) -> Snapshot:
-    """Read the exposed totals and channels; the store raises StoreError when it cannot."""
-    totals, kinds, latest = store.exposed()
+def read_snapshot(store: Store, *, probe: bool = False) -> Snapshot:
+    """Read the exposed totals and channels (through the store's probe engine for a
+    scrape); the store raises StoreError when it cannot."""
+    totals, kinds, latest = store.exposed(probe=probe)
     return Snapshot(totals, kinds, latest)
 
 
@@ -88,7 +89,7 @@ class TouchmetricsCollector:
         return iter(self._families(EMPTY))
 
     def collect(self) -> Iterator[Metric]:
-        return iter(self._families(read_snapshot(self.store)))
+        return iter(self._families(read_snapshot(self.store, probe=True)))
 
     def _families(self, snap: Snapshot) -> list[Metric]:
         channels = snap.channels()
