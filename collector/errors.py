@@ -89,3 +89,7 @@ class OutputError(TouchmetricsError):
 
 class ToolMissing(TouchmetricsError):
     """A program a command needs (such as promtool) is not installed."""
+
+
+class PushError(TouchmetricsError):
+    """Grafana could not be reached or refused an upload; names the dashboard and the answer."""

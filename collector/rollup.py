@@ -29,6 +29,8 @@ from collector.engine import (
 from collector.settings import Settings
 
 Cell = tuple[str, str, str]  # channel, series, label
+SlotCell = tuple[int, str, str, str]  # slot (at // slot length), channel, series, label
+HOUR_US = 3_600_000_000
 INF = "+Inf"
 HISTOGRAMS = (FIRST_RESPONSE, RESPONSE, RESOLUTION)
 # The conversations whose current segment is in the channel and has not ended: a gauge,
@@ -63,33 +65,51 @@ def bucket_label(bound: float) -> str:
     return repr(float(bound))
 
 
-def contributions(rows: Iterable[Sequence[Any]], layout: Layout, sign: int = 1) -> Counter[Cell]:
+def contributions(
+    rows: Iterable[Sequence[Any]],
+    layout: Layout,
+    sign: int = 1,
+    slots: Counter[SlotCell] | None = None,
+    slot_us: int = HOUR_US,
+) -> Counter[Cell]:
     """The cells these facts rows add to (or, with sign -1, take from).
 
     Rows are in the facts table's column order (conversation_id, kind, channel, at,
-    value, flag, label), as the store writes and reads them.
+    value, flag, label), as the store writes and reads them. With ``slots``, each fact is
+    also counted there once, by the slot of event time holding it (its hour), its kind and
+    its class: the first bucket holding a duration, the outcome of a segment, "1" or "0" for
+    a satisfied or dissatisfied rating.
     """
     cells: Counter[Cell] = Counter()
     buckets: Counter[Cell] = Counter()  # by the first bucket holding each value
-    for _conversation, kind, channel, _at, value, flag, label in rows:
+    for _conversation, kind, channel, at, value, flag, label in rows:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
         if kind in (STARTED, REOPEN):
             cells[(channel, kind, "")] += sign
+            group = ""
         elif kind == SEGMENT:
-            cells[(channel, kind, label or "")] += sign
+            group = label or ""
+            cells[(channel, kind, group)] += sign
             cells[(channel, OPEN, "")] -= sign
         elif kind == ENTERED:
-            cells[(channel, kind, label or "")] += sign
+            group = label or ""
+            cells[(channel, kind, group)] += sign
             cells[(channel, OPEN, "")] += sign
         elif kind in HISTOGRAMS:
             assert value is not None
-            buckets[(channel, kind, layout.bucket(kind, value))] += sign
+            group = layout.bucket(kind, value)
+            buckets[(channel, kind, group)] += sign
             cells[(channel, kind, "count")] += sign
             cells[(channel, kind, "sum")] += sign * value  # a float, in a Counter of ints
         elif kind == CSAT:
             cells[(channel, "csat", "responses")] += sign
             cells[(channel, "csat", "satisfied")] += sign * (flag or 0)
+            group = "1" if flag else "0"
+        else:
+            continue
+        if slots is not None:
+            slots[(at // slot_us, channel, kind, group)] += sign
     # Cumulated once per bucket touched rather than once per value.
     for (channel, kind, first), amount in buckets.items():
         labels = layout.labels[kind]

@@ -256,6 +256,17 @@ class Settings(BaseModel):
         10.0, gt=0, description="How long one SMTP conversation may take before it is retried."
     )
 
+    grafana_url: str = Field(
+        "http://127.0.0.1:3000",
+        description="The Grafana `touchmetrics dashboards push` uploads to (`--grafana-url` "
+        "overrides it).",
+    )
+    grafana_token: str | None = Field(
+        None,
+        description="A Grafana service account token (Editor) for `dashboards push`; never "
+        "printed. Secret: use TOUCHMETRICS_GRAFANA_TOKEN_FILE.",
+    )
+
     @field_validator("objectives", mode="before")
     @classmethod
     def _objective_names(cls, value: object) -> object:

@@ -48,7 +48,7 @@ from collector.prepare import (
     kept_channels,
     prepare,
 )
-from collector.rollup import GAUGES, Cell, Layout, contributions
+from collector.rollup import GAUGES, Cell, Layout, SlotCell, contributions
 from collector.schema import Event
 from collector.settings import Settings
 from collector.sortout import sort_out
@@ -95,6 +95,12 @@ class Store:
             f" exposed = CASE WHEN rollups.series IN ({', '.join(map(repr, GAUGES))})"
             " OR rollups.value + excluded.value > rollups.exposed"
             " THEN rollups.value + excluded.value ELSE rollups.exposed END",
+        )
+        self._add_hourly_sql = driver_insert(
+            engine,
+            t.rollups_hourly,
+            suffix=" ON CONFLICT (hour, channel, series, label) DO UPDATE SET"
+            " value = rollups_hourly.value + excluded.value",
         )
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
@@ -155,10 +161,11 @@ class Store:
         result = BatchResult(rejections=list(p.rejections))
         kept = self._insert_events(conn, p, result)
         cells: Counter[Cell] = Counter()
+        hours: Counter[SlotCell] = Counter()
         if kept.rows:
             channels = p.channels if kept.refused is None else kept_channels(kept.rows, kept.lines)
             registered.update(self._register_channels(conn, channels))
-            cells = self._derive(conn, p, kept)
+            cells = self._derive(conn, p, kept, hours)
         result.accepted = len(kept.rows)
         if result.rejections:
             conn.execute(
@@ -168,6 +175,7 @@ class Store:
         cells[(EVENTS_CELL, "events", "duplicate")] += result.duplicates
         cells[(EVENTS_CELL, "events", "rejected")] += len(result.rejections)
         self._add_totals(conn, cells)
+        self._add_hourly(conn, hours)
         if p.checkpoint is not None:
             self._save_checkpoint(conn, p.checkpoint, p.received, len(result.rejections))
         return result
@@ -240,9 +248,11 @@ class Store:
                 where = position(p.source, line)
                 result.rejections.append(Rejection(p.source, where, raw, CONFLICT, event_id))
 
-    def _derive(self, conn: Any, p: Prepared, kept: _Kept) -> Counter[Cell]:
+    def _derive(
+        self, conn: Any, p: Prepared, kept: _Kept, hours: Counter[SlotCell]
+    ) -> Counter[Cell]:
         """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals.
+        Returns the change in totals; adds the change in hourly totals to ``hours``.
 
         A prepared conversation counts every event of the batch, so one holding an event
         the store turned away is replayed from its stored events like an old one."""
@@ -259,20 +269,26 @@ class Store:
             facts = [row for row in p.facts if row[0] in usable]
             replayed = sorted(row[0] for row in rows if row[0] not in usable)
             if replayed:
-                self._replay_stored(conn, replayed, facts, cells)
+                self._replay_stored(conn, replayed, facts, cells, hours)
         # Counted here rather than while preparing: the reading process is the busier one.
-        cells.update(contributions(facts, self.layout))
+        cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
             conn.exec_driver_sql(self._insert_facts, facts)
         return cells
 
     def _replay_stored(
-        self, conn: Any, ids: list[str], facts: list[Row], cells: Counter[Cell]
+        self,
+        conn: Any,
+        ids: list[str],
+        facts: list[Row],
+        cells: Counter[Cell],
+        hours: Counter[SlotCell],
     ) -> None:
         """Replay conversations that were already stored, from all their stored events: swap
         their facts (adding the new ones to ``facts``) and take the old ones from the totals."""
         self._lock_conversations(conn, ids)
-        cells.update(contributions(self._load_facts(conn, ids), self.layout, sign=-1))
+        old = self._load_facts(conn, ids)
+        cells.update(contributions(old, self.layout, sign=-1, slots=hours))
         for chunk in _chunks(ids, CHUNK):
             conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
         stored = self._load_events(conn, ids)
@@ -354,6 +370,13 @@ class Store:
         if rows:
             conn.exec_driver_sql(self._add_totals_sql, rows)
 
+    def _add_hourly(self, conn: Any, hours: Counter[SlotCell]) -> None:
+        """Move the hourly totals (no high-water mark: only pages read them, never as
+        counters). In key order, as the totals, so concurrent writers lock alike."""
+        rows = sorted((*cell, amount) for cell, amount in hours.items() if amount != 0)
+        if rows:
+            conn.exec_driver_sql(self._add_hourly_sql, rows)
+
     @contextmanager
     def _reading(self, probe: bool = False) -> Iterator[Any]:
         """A read-only connection (of the probe engine if asked); database errors become
@@ -363,6 +386,11 @@ class Store:
                 yield conn
         except SQLAlchemyError as exc:
             raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
+
+    def reading(self) -> Any:
+        """A read-only connection for modules reading tables of their own (StoreError on
+        failure), as a context manager."""
+        return self._reading()
 
     def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int, rejected: int) -> None:
         """Move the file's checkpoint on, and add the batch's rejections to its count."""

@@ -110,6 +110,18 @@ rollups = Table(
     Column("exposed", Float, nullable=False),
 )
 
+# The same totals per hour of event time (the hour holding each fact's `at`), so a page can
+# show the last day or week by reading a few thousand rows instead of every fact.
+rollups_hourly = Table(
+    "rollups_hourly",
+    metadata,
+    Column("hour", BigInteger, primary_key=True),  # `at` // 3,600,000,000 (hours since 1970)
+    Column("channel", String(64), primary_key=True),
+    Column("series", String(32), primary_key=True),
+    Column("label", String(32), primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
 # Records that broke the schema, kept whole with where they came from and why.
 quarantine = Table(
     "quarantine",

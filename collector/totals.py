@@ -1,4 +1,5 @@
-"""Rebuilding the all-time totals from facts, for when the histogram buckets change."""
+"""Rebuilding the all-time and hourly totals from facts, when the histogram buckets change
+(or when a migration asks for it by forgetting the recorded layout)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from sqlalchemy import delete, select, text
 
 from collector import tables as t
 from collector.prepare import FACT_COLUMNS
-from collector.rollup import GAUGES, HISTOGRAMS, Cell, Layout, contributions
+from collector.rollup import GAUGES, HISTOGRAMS, Cell, Layout, SlotCell, contributions
 from collector.store import Store
 
 LAYOUT_KEY = "rollup_layout"
@@ -29,20 +30,23 @@ def rebuild_totals(store: Store) -> None:
     1. Count every fact into the cells of the layout in force.
     2. Keep each series' exposed high-water mark: a series that stays (a bound in both
        layouts, every counter) never shows less than it showed before.
-    3. Replace the counted rollups and record the layout's fingerprint.
+    3. Replace the counted rollups and the hourly totals, and record the layout's
+       fingerprint.
     """
     with store.engine.begin() as conn:
         if not store.sqlite:
             # Writers add their differences after this commits, on top of the new totals.
-            conn.execute(text("LOCK TABLE rollups IN EXCLUSIVE MODE"))
+            conn.execute(text("LOCK TABLE rollups, rollups_hourly IN EXCLUSIVE MODE"))
         cells: Counter[Cell] = Counter()
+        hours: Counter[SlotCell] = Counter()
         # On the statement, not the connection: Connection.execution_options() changes the
         # connection in place, and a server-side cursor would then wrap the DELETE below,
         # which PostgreSQL rejects (DECLARE ... CURSOR FOR DELETE).
         columns = [t.facts.c[name] for name in FACT_COLUMNS]
         query = select(*columns).execution_options(yield_per=50_000)
         for chunk in conn.execute(query).partitions():
-            cells.update(contributions((tuple(row) for row in chunk), store.layout))
+            facts = (tuple(row) for row in chunk)
+            cells.update(contributions(facts, store.layout, slots=hours))
         r = t.rollups.c
         held = {
             (row.channel, row.series, row.label): row.exposed
@@ -52,8 +56,17 @@ def rebuild_totals(store: Store) -> None:
         conn.execute(delete(t.rollups).where(t.rollups.c.series.not_in(KEPT_SERIES)))
         if rows:
             conn.execute(t.rollups.insert(), rows)
+        conn.execute(delete(t.rollups_hourly))
+        hourly = [_hour_row(cell, amount) for cell, amount in sorted(hours.items()) if amount]
+        for start in range(0, len(hourly), 10_000):
+            conn.execute(t.rollups_hourly.insert(), hourly[start : start + 10_000])
         conn.execute(delete(t.meta).where(t.meta.c.key == LAYOUT_KEY))
         conn.execute(t.meta.insert().values(key=LAYOUT_KEY, value=store.layout.fingerprint))
+
+
+def _hour_row(cell: SlotCell, amount: float) -> dict[str, Any]:
+    hour, channel, series, label = cell
+    return {"hour": hour, "channel": channel, "series": series, "label": label, "value": amount}
 
 
 def _rows(cells: Counter[Cell], held: dict[Cell, float], layout: Layout) -> list[dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -10,25 +11,18 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from collector.app import context
 from collector.database import current_revision, head_revision
-from collector.engine import (
-    CSAT,
-    ENTERED,
-    FIRST_RESPONSE,
-    REOPEN,
-    RESOLUTION,
-    SEGMENT,
-    STARTED,
-)
 from collector.errors import StoreError
-from collector.metrics import OUTCOMES
+from collector.instants import parse_instant
 from collector.objectives_view import objective_rows
 from collector.outbox import mail_status
-from collector.rollup import OPEN
+from collector.overview import WINDOWS
+from collector.page import page_context
 from collector.store import EVENTS_CELL
-from exporters.prometheus import read_snapshot, render_metrics
-from exporters.prometheus.scrape import EVENT_RESULTS, Snapshot
+from exporters.prometheus import render_metrics
+from exporters.prometheus.scrape import EVENT_RESULTS
 
 web = Blueprint("web", __name__, template_folder="templates")
+DEFAULT_WINDOW = "24h"
 _READINESS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="touchmetrics-readyz")
 
 
@@ -66,47 +60,27 @@ def readyz() -> Any:
 
 
 @web.get("/")
-def overview() -> str:
-    """Per-channel table, AI next to human, read from the all-time totals like /metrics,
-    so the page costs the same however much history is stored."""
+def overview() -> Any:
+    """AI and human side by side over the last hour, day or week (``?window=``), ending now
+    or at ``?end=``: read from hourly totals, so it costs the same however much is stored."""
+    window = request.args.get("window", DEFAULT_WINDOW)
+    if window not in WINDOWS:
+        return _bad_page(f"`window` must be one of {', '.join(WINDOWS)} (got {window[:40]!r})")
+    end_text = request.args.get("end")
+    try:
+        end_us = parse_instant(end_text) if end_text else int(time.time() * 1_000_000)
+    except ValueError:
+        got = (end_text or "")[:40]
+        return _bad_page(f"`end`: not an ISO 8601 instant with an offset (got {got!r})")
     ctx = context()
-    snapshot = read_snapshot(ctx.store)
-    titles = {name: spec.title or name for name, spec in ctx.settings.channels.items()}
-    rows = [channel_row(snapshot, name, kind) for name, kind in snapshot.channels()]
-    rows.sort(key=lambda row: (row["kind"] != "ai", row["channel"]))
-    events = {
-        result: int(snapshot.value(EVENTS_CELL, "events", result)) for result in EVENT_RESULTS
-    }
+    totals = ctx.store.totals()
+    events = {r: int(totals.get((EVENTS_CELL, "events", r), 0)) for r in EVENT_RESULTS}
+    page = page_context(ctx.store, window, end_us)
     return render_template(
-        "overview.html", rows=rows, titles=titles, events=events,
+        "overview.html", **page, events=events, end_param=end_text or "",
         objectives=objective_rows(ctx.store), mail_status=mail_status(ctx.settings),
     )  # fmt: skip
 
 
-def channel_row(snapshot: Snapshot, channel: str, kind: str) -> dict[str, Any]:
-    """One channel's all-time figures: counts, rates and mean times."""
-
-    def get(series: str, label: str = "") -> float:
-        return snapshot.value(channel, series, label)
-
-    ended = sum(get(SEGMENT, outcome) for outcome in OUTCOMES)
-    responses = get(CSAT, "responses")
-    return {
-        "channel": channel,
-        "kind": kind,
-        "started": int(get(STARTED)),
-        # A channel that only receives handoffs starts nothing; this is what it took in.
-        "handed_in": int(get(ENTERED, "handoff")),
-        "open": int(get(OPEN)),
-        "ended": int(ended),
-        "rates": {o: get(SEGMENT, o) / ended if ended else None for o in OUTCOMES},
-        "first_response": _mean(get(FIRST_RESPONSE, "sum"), get(FIRST_RESPONSE, "count")),
-        "resolution": _mean(get(RESOLUTION, "sum"), get(RESOLUTION, "count")),
-        "csat": get(CSAT, "satisfied") / responses if responses else None,
-        "csat_n": int(responses),
-        "reopened": int(get(REOPEN)),
-    }
-
-
-def _mean(total: float, count: float) -> float | None:
-    return total / count if count else None
+def _bad_page(message: str) -> tuple[str, int]:
+    return render_template("overview_error.html", message=message), 400

@@ -53,6 +53,31 @@ CHANNELS = {
     "phone": {"kind": "human"},
     "email": {"kind": "human"},
 }
+# The objectives of DESIGN section 11's example: a channel, a kind pooled, all pooled, and a
+# duration threshold that becomes a bucket bound.
+DESIGN_OBJECTIVES: dict[str, dict[str, Any]] = {
+    "bot-containment": {
+        "title": "The web assistant resolves most conversations itself",
+        "indicator": "resolution_rate",
+        "channels": ["bot-chat"],
+        "min": 0.60,
+    },
+    "human-first-response": {
+        "title": "People answer within two minutes",
+        "indicator": "first_response",
+        "kind": "human",
+        "within_seconds": 120,
+        "min": 0.90,
+    },
+    "bot-escalations": {
+        "indicator": "escalation_rate",
+        "kind": "ai",
+        "by": "kind",
+        "max": 0.35,
+        "severity": "critical",
+    },
+    "csat": {"indicator": "csat", "min": 0.80, "window": "1d", "min_events": 50, "by": "all"},
+}
 
 
 def require(condition: bool, reason: str) -> None:
@@ -309,7 +334,15 @@ def alert_store(make_settings: Callable[..., Settings]) -> Iterator[Callable[...
         store.close()
 
 
-__all__ = ["CHANNELS", "REPO", "SHARED_DATA", "TOUCHMETRICS", "Incoming", "require"]
+__all__ = [
+    "CHANNELS",
+    "DESIGN_OBJECTIVES",
+    "REPO",
+    "SHARED_DATA",
+    "TOUCHMETRICS",
+    "Incoming",
+    "require",
+]
 
 
 class LiveServer:
@@ -370,6 +403,52 @@ def serve_app(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., 
 @pytest.fixture
 def live(serve_app: Callable[..., LiveServer]) -> LiveServer:
     return serve_app()
+
+
+@pytest.fixture
+def standin_grafana() -> Iterator[Any]:
+    """A loopback HTTP server standing in for Grafana (which cannot run here), recording
+    what it receives; it accepts the bearer token ``grafana-test-token`` only."""
+    from tests.standin_grafana import StandInGrafana
+
+    server = StandInGrafana(token="grafana-test-token")
+    yield server
+    server.stop()
+
+
+class Chromium:
+    """Headless Chromium (Debian's `chromium`) loading pages as a person's browser would."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        self.binary, self.profile = binary, profile
+
+    def _run(self, url: str, *flags: str) -> str:
+        import subprocess
+
+        command = [
+            self.binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            f"--user-data-dir={self.profile}", "--window-size=1400,1300", *flags, url,
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    def dom(self, url: str) -> str:
+        """The document as the browser built it, after loading the page."""
+        return self._run(url, "--dump-dom")
+
+    def screenshot(self, url: str, path: Path) -> Path:
+        self._run(url, f"--screenshot={path}")
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+        return path
+
+
+@pytest.fixture
+def chromium(tmp_path: Path) -> Chromium:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(found is not None, "chromium not installed")
+    assert found is not None
+    return Chromium(found, tmp_path / "chromium-profile")
 
 
 @pytest.fixture(params=["serve", "app alone"])

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
+from collector.demo import DemoSpec, generate
+from collector.instants import parse_instant
+
 BASE = 1_793_527_200  # 2026-11-01T10:00:00Z in Unix seconds
 
 
@@ -54,3 +59,9 @@ def outcomes(
         events.append(start(minute * 60 - 30, channel=channel, cid=cid))
         events.append(ev("resolved" if i < resolved else "abandoned", minute * 60, cid=cid))
     return events
+
+
+def demo_events(seed: int, start: str, days: float, conversations: int) -> list[dict[str, Any]]:
+    """The demo generator's conversations starting over ``days`` from ``start``, as events."""
+    spec = DemoSpec(seed=seed, start_us=parse_instant(start), days=days)
+    return [orjson.loads(line) for line in generate(spec, conversations=conversations)]

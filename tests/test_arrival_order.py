@@ -19,6 +19,7 @@ from sqlalchemy import select
 from collector import tables
 from collector.batch import Batch, batch_of_events
 from collector.engine import applied_order, replay
+from collector.hourly import hourly_counts
 from collector.offline import FileLog
 from collector.rollup import contributions
 from collector.schema import Validator
@@ -176,6 +177,7 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     events, batches = case
     validator = Validator(store.settings)
     before = Counter(store.totals())
+    hours_before = hourly_counts(store)
     for items in batches:
         store.write_batch(_batch(validator, items))
     expected = in_order_facts(validator, events)
@@ -184,7 +186,11 @@ def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     assert stored_topics(store, ids) == in_order_topics(validator, events)
     moved = Counter(store.totals())
     moved.subtract(before)
-    change = contributions(expected.elements(), store.layout)
+    hourly: Counter[Any] = Counter()
+    change = contributions(expected.elements(), store.layout, slots=hourly)
+    hours_moved = hourly_counts(store)
+    hours_moved.subtract(hours_before)
+    assert +hours_moved == +hourly  # the hourly totals equal a fresh count per hour too
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell
     for cell in set(moved) - set(change):

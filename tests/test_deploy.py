@@ -1,6 +1,6 @@
 """deploy/ and docker-compose.yml hold together, checked without a container engine.
 
-Every file the compose file mounts exists (or is a secret its header tells the user to
+Every file or folder the compose file mounts exists (or is a secret its header tells the user to
 create), every service it names is defined, Prometheus' configuration loads the generated
 rules and points at Alertmanager, and deploy/rules/ is what `touchmetrics rules` writes
 from deploy/touchmetrics.yaml today.
@@ -44,7 +44,8 @@ def test_every_mounted_file_exists(compose: dict[str, Any]) -> None:
     ]
     assert REPO / "deploy/rules/alertmanager.yml" in mounted
     assert REPO / "deploy/rules/touchmetrics.rules.yml" in mounted
-    assert [p for p in mounted if not p.is_file()] == []
+    assert REPO / "dashboards/grafana" in mounted  # Grafana's provisioning folder
+    assert [p for p in mounted if not (p.is_file() or p.is_dir())] == []
 
 
 def test_every_secret_file_exists_or_the_header_says_how_to_create_it(

@@ -154,23 +154,29 @@ def test_it_answers_liveness_and_readiness(live):
 
 def test_it_shows_an_overview_page_with_ai_and_human_side_by_side(live):
     live.http.post("/api/v1/events", json=CONVERSATION)
-    page = live.http.get("/").text
+    page = live.http.get("/", params={"window": "24h", "end": "2026-11-02T00:00:00Z"}).text
     assert page.index("Web chat assistant") < page.index("Live chat agents")  # AI first
-    assert '<span class="kind ai">ai</span>' in page
+    assert page.index('data-kind="ai"') < page.index('data-kind="human"')
     assert 'href="/metrics"' in page and 'href="/api/v1/summary"' in page
-    assert "60.0 s" in page  # chat's mean first response
+    # chat's one first response, 60 s, lies in the bucket (30, 60]: p90 is interpolated there
+    assert '<td data-value="57.0" data-n="1">57.0 s <small>n=1</small></td>' in page
 
 
 def test_the_overview_says_what_a_channel_that_only_receives_handoffs_took_in(live):
     live.http.post("/api/v1/events", json=CONVERSATION)  # bot-chat, handed to chat, resolved
     later = [start(290, cid="c2", id="f1"), ev("handoff", 300, cid="c2", channel="chat", id="f2")]
     live.http.post("/api/v1/events", json=later)
-    page = live.http.get("/").text
-    header = re.findall(r"<th[^>]*>([^<]+)</th>", page)
-    row = page[page.index("Live chat agents") :].split("</tr>")[0]
-    cells = dict(zip(header[1:], re.findall(r"<td>(\d+)</td>", row), strict=False))
+    page = live.http.get("/", params={"window": "24h", "end": "2026-11-02T00:00:00Z"}).text
+    human = page[page.index('data-kind="human"') :]
+    columns = re.findall(r'<th data-channel="([^"]+)"', human.split("</thead>")[0])
+
+    def chat(figure: str) -> str:
+        row = human.split(f'data-figure="{figure}"')[1].split("</tr>")[0]
+        return dict(zip(columns, re.findall(r'data-value="([^"]*)"', row), strict=True))["chat"]
+
     # started 0, and the page says why: two segments handed in, one still open.
-    assert (cells["started"], cells["handed in"], cells["open now"]) == ("0", "2", "1")
+    assert (chat("started"), chat("handed_in"), chat("open_now")) == ("0", "2", "1")
+    assert '<td title="segments that began with a handoff into the channel">handed in</td>' in page
 
 
 def test_it_serves_openmetrics_when_the_scraper_asks(live):

@@ -10,6 +10,7 @@ import pytest
 
 from collector.connect import make_engine
 from collector.demo import LiveFeed
+from collector.hourly import hourly_counts
 from collector.jobs import feed_demo, import_spool, maintain_rollups
 from collector.metrics import Query
 from collector.reporting import report_from_store
@@ -101,8 +102,10 @@ def test_it_rebuilds_the_totals_when_the_buckets_change(store, write, make_setti
     other = Store(make_engine(rebucketed.database_url), rebucketed)
     try:
         assert maintain_rollups(other) is True
+        hours: Counter[tuple[int, str, str, str]] = Counter()
         facts = [(None, *fact[:6]) for fact in other.facts(topics=False)]
-        expected = contributions(facts, other.layout)
+        expected = contributions(facts, other.layout, slots=hours)
+        assert hourly_counts(other) == +hours
         totals = Counter(
             {cell: value for cell, value in other.totals().items() if cell[1] != "events"}
         )

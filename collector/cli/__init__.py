@@ -8,6 +8,7 @@ import click
 from collector import __version__
 from collector.cli.alerts import alerts
 from collector.cli.check import check
+from collector.cli.dashboards import dashboards
 from collector.cli.data import ingest, report
 from collector.cli.mapping import mapping
 from collector.cli.quarantine import quarantine
@@ -24,5 +25,6 @@ def main() -> None:
 for command in (
     serve, scheduler, ingest, report, check, quarantine, mapping, db, demo, config, rules,
     alerts,
+    dashboards,
 ):  # fmt: skip
     main.add_command(command)
