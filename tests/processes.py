@@ -115,3 +115,25 @@ def ready_server(command: Sequence[str], base: str, log: Path, what: str) -> Ite
         ready = lambda: httpx.get(f"{base}/-/ready", timeout=2).status_code == 200  # noqa: E731
         wait_for(f"{what} /-/ready", ready, STARTUP_SECONDS, log, proc)
         yield base
+
+
+@contextmanager
+def prometheus_scraping(service: str, tmp_path: Path, **config: Any) -> Iterator[str]:
+    """A real Prometheus scraping ``service`` every second and evaluating every second, with
+    ``config`` (rule_files, alerting) added to its configuration; yields its base URL."""
+    import yaml
+
+    path = tmp_path / "prometheus.yml"
+    interval = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+    targets = [{"targets": [service.removeprefix("http://")]}]
+    scrape = [{"job_name": "touchmetrics", "static_configs": targets}]
+    path.write_text(yaml.safe_dump({"global": interval, **config, "scrape_configs": scrape}))
+    base = f"http://127.0.0.1:{free_port()}"
+    command = [
+        "prometheus",
+        f"--config.file={path}",
+        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+        f"--web.listen-address={base.removeprefix('http://')}",
+    ]
+    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as ready:
+        yield ready

@@ -33,7 +33,14 @@ from collector.evaluation import evaluate_store
 from collector.settings import Settings, parse_settings
 from collector.store import Store
 from tests.conftest import CHANNELS, require
-from tests.processes import free_port, ready_server, serving, touchmetrics, wait_for
+from tests.processes import (
+    free_port,
+    prometheus_scraping,
+    ready_server,
+    serving,
+    touchmetrics,
+    wait_for,
+)
 
 SMTP_USER, SMTP_PASSWORD = "alerts", "a-password-only-the-file-holds"
 MAIL_SECONDS = 30.0  # from posting a breach to its mail: scrape, rules, `for`, group_wait
@@ -186,38 +193,11 @@ def service(settings_file: Path, tmp_path: Path) -> Iterator[str]:
 def prometheus(service: str, alertmanager: str, generated: Path, tmp_path: Path) -> Iterator[str]:
     """Prometheus scraping the service and evaluating the generated rules every second."""
     require(shutil.which("prometheus") is not None, "prometheus not installed")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {
-                    "scrape_interval": "1s",
-                    "scrape_timeout": "1s",
-                    "evaluation_interval": "1s",
-                },
-                "rule_files": [str(generated / "touchmetrics.rules.yml")],
-                "alerting": {
-                    "alertmanagers": [
-                        {"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}
-                    ]
-                },
-                "scrape_configs": [
-                    {
-                        "job_name": "touchmetrics",
-                        "static_configs": [{"targets": [service.removeprefix("http://")]}],
-                    }
-                ],
-            }
-        )
-    )
-    base = f"http://127.0.0.1:{free_port()}"
-    command = [
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address={base.removeprefix('http://')}",
-    ]
-    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as ready:
+    alerting = {
+        "alertmanagers": [{"static_configs": [{"targets": [alertmanager.removeprefix("http://")]}]}]
+    }
+    rules = [str(generated / "touchmetrics.rules.yml")]
+    with prometheus_scraping(service, tmp_path, rule_files=rules, alerting=alerting) as ready:
         yield ready
 
 

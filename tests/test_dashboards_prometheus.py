@@ -28,7 +28,7 @@ from collector.settings import DEFAULT_RESPONSE_BUCKETS, Settings, load_settings
 from collector.store import Store
 from dashboards import DETAIL_UID, OVERVIEW_UID, build
 from tests.conftest import CHANNELS, DESIGN_OBJECTIVES, require
-from tests.processes import clean_env, free_port, ready_server, serving, touchmetrics, wait_for
+from tests.processes import clean_env, prometheus_scraping, serving, touchmetrics, wait_for
 from tests.test_prometheus_e2e import SCRAPE_SECONDS, bucket_of, post_log
 
 # How the test fills in the dashboards' variables: the trailing window spans the whole run.
@@ -71,32 +71,7 @@ def served(e2e_config: Path, tmp_path: Path) -> Iterator[str]:
 def prometheus_with_rules(served: str, rules_file: Path, tmp_path: Path) -> Iterator[str]:
     """A Prometheus scraping the service and evaluating the rules every second."""
     require(shutil.which("prometheus") is not None, "prometheus not installed")
-    config = tmp_path / "prometheus.yml"
-    target = served.removeprefix("http://")
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {
-                    "scrape_interval": "1s",
-                    "scrape_timeout": "1s",
-                    "evaluation_interval": "1s",
-                },
-                "rule_files": [str(rules_file)],
-                "scrape_configs": [
-                    {"job_name": "touchmetrics", "static_configs": [{"targets": [target]}]}
-                ],
-            }
-        )
-    )
-    port = free_port()
-    command = [
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    base = f"http://127.0.0.1:{port}"
-    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as url:
+    with prometheus_scraping(served, tmp_path, rule_files=[str(rules_file)]) as url:
         yield url
 
 

@@ -20,7 +20,7 @@ import yaml
 from collector.demo import DemoSpec, generate
 from collector.settings import DEFAULT_RESPONSE_BUCKETS
 from tests.conftest import CHANNELS, require
-from tests.processes import free_port, ready_server, serving, wait_for
+from tests.processes import prometheus_scraping, serving, wait_for
 
 CONVERSATIONS = 300
 BATCH = 500  # events per POST
@@ -41,27 +41,7 @@ def service(database_url: str, tmp_path: Path) -> Iterator[str]:
 def prometheus(service: str, tmp_path: Path) -> Iterator[str]:
     """A Prometheus scraping the service every second; yields its base URL once ready."""
     require(shutil.which("prometheus") is not None, "prometheus not installed")
-    target = service.removeprefix("http://")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
-                "scrape_configs": [
-                    {"job_name": "touchmetrics", "static_configs": [{"targets": [target]}]}
-                ],
-            }
-        )
-    )
-    port = free_port()
-    command = [
-        "prometheus",
-        f"--config.file={config}",
-        f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    base = f"http://127.0.0.1:{port}"
-    with ready_server(command, base, tmp_path / "prometheus.log", "Prometheus") as ready:
+    with prometheus_scraping(service, tmp_path) as ready:
         yield ready
 
 
