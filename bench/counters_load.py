@@ -35,8 +35,7 @@ from prometheus_client.parser import text_string_to_metric_families
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from run import _postgres_database
-from service import OUT, percentile, run_cli, serving, write_config
+from service import OUT, percentile, postgres_database, run_cli, serving, write_config
 
 from collector.demo import DemoSpec, generate
 
@@ -169,7 +168,7 @@ def main() -> None:
     )
     one_store("sqlite", f"sqlite:///{WORK / 'load.db'}", list(reversed(ready)), args)
     if args.postgres:
-        with _postgres_database(args.postgres) as url:
+        with postgres_database(args.postgres) as url:
             one_store("postgresql", url, list(reversed(ready)), args)
 
 

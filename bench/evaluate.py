@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from measure import CONFIG, OUT, generated, run
-from run import _postgres_database
+from service import postgres_database
 
 from collector.alerts import evaluate_alerts
 from collector.database import open_store
@@ -64,7 +64,7 @@ def main() -> None:
     source = generated(args.events)
     rows = [("sqlite", _measure(_sqlite_store(source, args.events), args.runs))]
     if args.postgres:
-        with _postgres_database(args.postgres) as url:
+        with postgres_database(args.postgres) as url:
             _ingest(source, url)
             rows.append(("postgresql", _measure(url, args.runs)))
     print(f"\nevaluation of {len(OBJECTIVES)} objectives, {args.events:,} events generated, "

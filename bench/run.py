@@ -16,15 +16,14 @@ import argparse
 import json
 import os
 import sys
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from measure import CONFIG, OUT, Figures, Run, generated, line_count, run
+from service import postgres_database
 
 SCENARIOS = ["ingest", "report"]
 Row = tuple[str, int, Figures]  # scenario, events in the input, figures
@@ -45,7 +44,7 @@ def main() -> None:
         if "report" in args.only:
             rows.append(("report file", events, _repeat(runs, partial(_report_file, path))))
         if args.postgres:
-            with _postgres_database(args.postgres) as url:
+            with postgres_database(args.postgres) as url:
                 figures = _repeat(runs, partial(_ingest_postgres, path, url))
             rows.append(("ingest postgresql", events, figures))
     _print_table(rows, runs)
@@ -105,24 +104,6 @@ def _report_file(path: Path) -> Run:
     result = run(args, {"TOUCHMETRICS_DATABASE_URL": "sqlite:///" + str(OUT / "unused.db")})
     json.loads(result.stdout)  # a whole report came out
     return result
-
-
-@contextmanager
-def _postgres_database(server_url: str) -> Iterator[str]:
-    """A database of our own on the server, dropped afterwards."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"tm_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _print_table(rows: list[Row], runs: int) -> None:
