@@ -156,10 +156,17 @@ def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
 
 
 def stored_facts(store: Any, ids: set[str]) -> Counter[tuple[Any, ...]]:
-    c = tables.facts.c
+    """The facts rows of these conversations, with their last_events rows as facts."""
+    c, last = tables.facts.c, tables.last_events.c
     query = select(c.conversation_id, c.kind, c.channel, c.at, c.value, c.flag, c.label)
     with store.engine.connect() as conn:
-        rows = conn.execute(query.where(c.conversation_id.in_(ids)))
+        rows = conn.execute(query.where(c.conversation_id.in_(ids))).all()
+        latest = conn.execute(
+            select(last.conversation_id, last.channel, last.at).where(
+                last.conversation_id.in_(ids)
+            )
+        )
+        rows += [(cid, "last_event", ch, at, None, None, None) for cid, ch, at in latest]
         return Counter(tuple(row) for row in rows)
 
 
