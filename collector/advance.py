@@ -37,23 +37,26 @@ class Advanced:
     replay: list[str] = field(default_factory=list)  # conversations to replay instead
 
 
-def read_states(conn: Any, ids: Sequence[str], *, lock: bool) -> dict[str, str | None]:
-    """Each conversation's saved state, locking its row first (``lock``) in id order, so
-    two writers sharing conversations never wait for each other in a circle."""
+Saved = tuple[str | None, str | None]  # a conversation's state and topic
+
+
+def read_states(conn: Any, ids: Sequence[str], *, lock: bool) -> dict[str, Saved]:
+    """Each conversation's saved state and topic, locking its row first (``lock``) in id
+    order, so two writers sharing conversations never wait for each other in a circle."""
     c = t.conversations.c
-    found: dict[str, str | None] = {}
+    found: dict[str, Saved] = {}
     for chunk in _chunks(ids, CHUNK):
-        query = select(c.id, c.state).where(c.id.in_(chunk))
+        query = select(c.id, c.state, c.topic).where(c.id.in_(chunk))
         if lock:
             # Code point order, as Python sorts them everywhere else.
             query = query.order_by(c.id.collate("C")).with_for_update()
-        found.update((row.id, row.state) for row in conn.execute(query))
+        found.update((row.id, (row.state, row.topic)) for row in conn.execute(query))
     return found
 
 
 def advance(
     conn: Any,
-    states: dict[str, str | None],
+    states: dict[str, Saved],
     events: dict[str, list[Applied]],
     layout: Layout,
     cells: Counter[Cell],
@@ -66,7 +69,7 @@ def advance(
     updates: list[dict[str, Any]] = []
     rerated: list[Row] = []  # the rating facts a newer rating replaces
     for cid in sorted(states):
-        machine = Machine.load(states[cid])
+        machine = Machine.load(*states[cid])
         ordered = sorted(events[cid], key=sort_key)
         if machine is None or machine.last is None or sort_key(ordered[0]) <= machine.last:
             out.replay.append(cid)

@@ -148,25 +148,27 @@ class Machine:
         return facts
 
     def dump(self) -> str:
-        """The machine as text to store with the conversation (without ``latest``)."""
+        """The machine as text to store with the conversation, without ``latest`` and the
+        topic (the conversations row holds it once; a topic may be long)."""
         s = self.state
         csat = None if self.csat is None else list(self.csat[1:5])
         return json.dumps(
             [_FORMAT, s.channel, s.active, s.started, s.segment_answered, s.cycle_start,
-             s.waiting_since, self.topic, csat, self.started_at,
+             s.waiting_since, csat, self.started_at,
              None if self.last is None else list(self.last)],
             separators=(",", ":"),
         )  # fmt: skip
 
     @classmethod
-    def load(cls, text: str | None) -> Machine | None:
-        """A machine from ``dump``'s text; None when there is none or it is of another format."""
+    def load(cls, text: str | None, topic: str | None) -> Machine | None:
+        """A machine from ``dump``'s text and the topic; None when there is no text or it is
+        of another format."""
         if text is None:
             return None
         fields = json.loads(text)
         if fields[0] != _FORMAT:
             return None
-        _, channel, active, started, answered, cycle_start, waiting, topic, csat, at, last = fields
+        _, channel, active, started, answered, cycle_start, waiting, csat, at, last = fields
         return cls(
             _State(channel, active, started, answered, cycle_start, waiting),
             topic,
