@@ -1,19 +1,19 @@
-"""Applying a batch's events to conversations already stored, from their saved state.
+"""Bringing conversations already stored up to date with a batch's events.
 
 Each stored conversation keeps its engine.Machine (``conversations.state``). When every
 event a batch brings to it sorts after the last one applied, those events are applied to
 that machine: only their new facts are written, and the totals move by those alone (and
 by the swap of the rating's fact when a newer rating came). Any other conversation (an
-event sorting before the last applied one, no saved state) is left to be replayed from
-all its stored events, as the caller does.
+event sorting before the last applied one, no saved state, a record of it turned away)
+is replayed from all its stored events, its facts swapped whole.
 
-The caller has locked the conversations and read their state in one statement
-(``read_states``): a writer waiting for the lock then reads what the other committed.
+The conversations are locked and their state read in one statement (``read_states``): a
+writer waiting for the lock then reads what the other committed, events included.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,9 +23,12 @@ from sqlalchemy import bindparam, delete, select, update
 from collector import tables as t
 from collector.connect import CHUNK
 from collector.connect import chunks as _chunks
-from collector.engine import CSAT, Applied, Machine, sort_key
-from collector.prepare import Row, latest_rows
+from collector.engine import CSAT, Applied, Machine, Replay, replay, sort_key
+from collector.prepare import FACT_COLUMNS, Row, conversation_row, fact_rows, latest_rows
 from collector.rollup import Cell, Layout, SlotCell, contributions
+from collector.schema import Event
+
+Changes = tuple[Counter[Cell], Counter[SlotCell]]  # the totals' and the hourly totals'
 
 
 @dataclass(slots=True)
@@ -35,6 +38,32 @@ class Advanced:
     facts: list[Row] = field(default_factory=list)  # the new facts rows
     latest: list[Row] = field(default_factory=list)  # last_events rows to raise
     replay: list[str] = field(default_factory=list)  # conversations to replay instead
+
+
+def bring_up_to_date(
+    conn: Any,
+    ids: list[str],
+    kept: tuple[Sequence[Row], set[str]],
+    layout: Layout,
+    changes: Changes,
+    *,
+    lock: bool,
+) -> Advanced:
+    """Lock these stored conversations (with ``lock``) and bring them up to date with the
+    batch's events rows ``kept[0]``, the conversations in ``kept[1]`` (a record of theirs
+    turned away) by replaying. Writes their conversations rows and takes the facts it
+    deletes from the totals (``changes``); returns the facts and last_events rows to add."""
+    rows, refused = kept
+    states = read_states(conn, ids, lock=lock)
+    events: dict[str, list[Applied]] = defaultdict(list)
+    for row in rows:
+        if row[1] in states and row[1] not in refused:
+            events[row[1]].append(Event._make(row[:_EVENT_WIDTH]))
+    out = advance(conn, {cid: states[cid] for cid in events}, events, layout, changes)
+    out.replay = sorted({*out.replay, *(cid for cid in ids if cid not in events)})
+    if out.replay:
+        replay_stored(conn, out, layout, changes)
+    return out
 
 
 Saved = tuple[str | None, str | None]  # a conversation's state and topic
@@ -59,12 +88,11 @@ def advance(
     states: dict[str, Saved],
     events: dict[str, list[Applied]],
     layout: Layout,
-    cells: Counter[Cell],
-    hours: Counter[SlotCell],
+    changes: Changes,
 ) -> Advanced:
     """Apply each conversation's ``events`` to its saved state where they all sort after
-    it; update those conversations and take replaced ratings from the totals (``cells``,
-    ``hours``). The rest are listed in ``Advanced.replay``."""
+    it; update those conversations and take replaced ratings from the totals. The rest are
+    listed in ``Advanced.replay``."""
     out = Advanced()
     updates: list[dict[str, Any]] = []
     rerated: list[Row] = []  # the rating facts a newer rating replaces
@@ -85,13 +113,66 @@ def advance(
         out.latest.extend(latest_rows(cid, machine.latest))
         updates.append(_update(cid, machine, len(ordered)))
     if rerated:
-        cells.update(contributions(rerated, layout, sign=-1, slots=hours))
+        changes[0].update(contributions(rerated, layout, sign=-1, slots=changes[1]))
         for chunk in _chunks([row[0] for row in rerated], CHUNK):
             f = t.facts.c
             conn.execute(delete(t.facts).where(f.conversation_id.in_(chunk), f.kind == CSAT))
     if updates:
         conn.execute(_UPDATE, updates)
     return out
+
+
+def replay_stored(conn: Any, out: Advanced, layout: Layout, changes: Changes) -> None:
+    """Replay the conversations ``out.replay`` from all their stored events: swap their
+    facts and last_events rows (adding the new ones to ``out``) and take the old facts from
+    the totals."""
+    ids = out.replay
+    old = _load_facts(conn, ids)
+    changes[0].update(contributions(old, layout, sign=-1, slots=changes[1]))
+    for chunk in _chunks(ids, CHUNK):
+        conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
+        conn.execute(delete(t.last_events).where(t.last_events.c.conversation_id.in_(chunk)))
+    stored = _load_events(conn, ids)
+    replays = {cid: replay(stored[cid]) for cid in ids}
+    conn.execute(
+        update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
+        [_replayed(cid, replays[cid], stored[cid]) for cid in ids],
+    )
+    for cid, result in replays.items():
+        out.facts.extend(fact_rows(cid, result))
+        out.latest.extend(latest_rows(cid, result.latest))
+
+
+def _load_events(conn: Any, ids: list[str]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = defaultdict(list)
+    columns = [t.events.c[name] for name in _APPLIED_COLUMNS]
+    for chunk in _chunks(ids, CHUNK):
+        for row in conn.execute(select(*columns).where(t.events.c.conversation_id.in_(chunk))):
+            found[row.conversation_id].append(row)
+    return found
+
+
+def _load_facts(conn: Any, ids: list[str]) -> list[tuple[Any, ...]]:
+    columns = [t.facts.c[name] for name in FACT_COLUMNS]
+    found: list[tuple[Any, ...]] = []
+    for chunk in _chunks(ids, CHUNK):
+        query = select(*columns).where(t.facts.c.conversation_id.in_(chunk))
+        found.extend(tuple(row) for row in conn.execute(query))
+    return found
+
+
+def _replayed(cid: str, r: Replay, events: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(_CONVERSATION_COLUMNS, conversation_row(cid, r, events), strict=True))
+    row["b_id"] = row.pop("id")
+    return row
+
+
+_CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
+_APPLIED_COLUMNS = (
+    "conversation_id", "id", "type", "ts", "channel", "author", "public", "score", "scale",
+    "topic",
+)  # fmt: skip
+_EVENT_WIDTH = len(Event._fields)  # an events row begins with the Event's fields
 
 
 def _update(cid: str, machine: Machine, count: int) -> dict[str, Any]:

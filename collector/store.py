@@ -16,7 +16,7 @@ shared rows must sort them too and keep its place in this order.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,36 +25,25 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     Table,
-    bindparam,
     delete,
     func,
     null,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
-from collector.advance import advance, read_states
+from collector.advance import bring_up_to_date
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import CHUNK, driver_insert, placeholder
 from collector.connect import chunks as _chunks
 from collector.deadlines import unhurried
-from collector.engine import ENTERED, LAST_EVENT, SEGMENT, Applied, Replay, replay
+from collector.engine import ENTERED, LAST_EVENT, SEGMENT
 from collector.errors import StoreError, driver_message
-from collector.prepare import (
-    FACT_COLUMNS,
-    Prepared,
-    Row,
-    conversation_row,
-    fact_rows,
-    kept_channels,
-    latest_rows,
-    prepare,
-)
+from collector.prepare import FACT_COLUMNS, Prepared, Row, kept_channels, prepare
 from collector.rollup import GAUGES, Cell, Layout, SlotCell, contributions
 from collector.schema import Event
 from collector.settings import Settings
@@ -284,7 +273,16 @@ class Store:
             latest = [row for row in p.latest if row[0] in usable]
             stored = sorted(row[0] for row in rows if row[0] not in usable)
             if stored:
-                self._bring_up_to_date(conn, stored, kept, (facts, latest), cells, hours)
+                done = bring_up_to_date(
+                    conn,
+                    stored,
+                    (kept.rows, kept.refused or set()),
+                    self.layout,
+                    (cells, hours),
+                    lock=not self.sqlite,  # SQLite writers already take turns
+                )
+                facts += done.facts
+                latest += done.latest
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
@@ -292,61 +290,6 @@ class Store:
         if latest:
             conn.exec_driver_sql(self._raise_latest_sql, sorted(latest))
         return cells
-
-    def _bring_up_to_date(
-        self,
-        conn: Any,
-        ids: list[str],
-        kept: _Kept,
-        out: tuple[list[Row], list[Row]],
-        cells: Counter[Cell],
-        hours: Counter[SlotCell],
-    ) -> None:
-        """Advance stored conversations from their saved state, or replay them when that
-        cannot be done (collector.advance); add their new facts and last_events rows to
-        ``out``."""
-        facts, latest = out
-        states = read_states(conn, ids, lock=not self.sqlite)  # SQLite writers take turns
-        refused = kept.refused or set()
-        events: dict[str, list[Applied]] = defaultdict(list)
-        for row in kept.rows:
-            if row[1] in states and row[1] not in refused:
-                events[row[1]].append(Event._make(row[:_EVENT_WIDTH]))
-        advanced = advance(
-            conn, {cid: states[cid] for cid in events}, events, self.layout, cells, hours
-        )
-        facts += advanced.facts
-        latest += advanced.latest
-        replayed = sorted({*advanced.replay, *(cid for cid in ids if cid not in events)})
-        if replayed:
-            self._replay_stored(conn, replayed, facts, latest, cells, hours)
-
-    def _replay_stored(
-        self,
-        conn: Any,
-        ids: list[str],
-        facts: list[Row],
-        latest: list[Row],
-        cells: Counter[Cell],
-        hours: Counter[SlotCell],
-    ) -> None:
-        """Replay locked conversations that were already stored, from all their stored
-        events: swap their facts and last_events rows (adding the new ones to ``facts`` and
-        ``latest``) and take the old facts from the totals."""
-        old = self._load_facts(conn, ids)
-        cells.update(contributions(old, self.layout, sign=-1, slots=hours))
-        for chunk in _chunks(ids, CHUNK):
-            conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
-            conn.execute(delete(t.last_events).where(t.last_events.c.conversation_id.in_(chunk)))
-        stored = self._load_events(conn, ids)
-        replays = {cid: replay(stored[cid]) for cid in ids}
-        conn.execute(
-            update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
-            [_conversation_update(cid, replays[cid], stored[cid]) for cid in ids],
-        )
-        for cid, result in replays.items():
-            facts.extend(fact_rows(cid, result))
-            latest.extend(latest_rows(cid, result.latest))
 
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
@@ -360,22 +303,6 @@ class Store:
             flat = tuple(value for row in chunk for value in row)
             inserted.update(r[0] for r in conn.exec_driver_sql(statement, flat))
         return inserted
-
-    def _load_events(self, conn: Any, ids: list[str]) -> dict[str, list[Any]]:
-        found: dict[str, list[Any]] = defaultdict(list)
-        columns = [t.events.c[name] for name in _APPLIED_COLUMNS]
-        for chunk in _chunks(ids, CHUNK):
-            for row in conn.execute(select(*columns).where(t.events.c.conversation_id.in_(chunk))):
-                found[row.conversation_id].append(row)
-        return found
-
-    def _load_facts(self, conn: Any, ids: list[str]) -> list[tuple[Any, ...]]:
-        columns = [t.facts.c[name] for name in FACT_COLUMNS]
-        found: list[tuple[Any, ...]] = []
-        for chunk in _chunks(ids, CHUNK):
-            query = select(*columns).where(t.facts.c.conversation_id.in_(chunk))
-            found.extend(tuple(row) for row in conn.execute(query))
-        return found
 
     def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> list[str]:
         """Remember the first kind seen for each channel (declared ones keep their own);
@@ -575,42 +502,18 @@ class Store:
             return list(conn.execute(query))
 
 
-_APPLIED_COLUMNS = (
-    "conversation_id",
-    "id",
-    "type",
-    "ts",
-    "channel",
-    "author",
-    "public",
-    "score",
-    "scale",
-    "topic",
-)
-
-
 class _Raced(Exception):
     """Another writer committed some of this batch's new ids first; write it again."""
 
 
 _ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
-_EVENT_WIDTH = len(Event._fields)  # an events row begins with the Event's fields
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 800 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 
 
 def _open_key(row: Sequence[Any], topics: bool) -> tuple[str, str | None]:
     return (row[0], row[1] if topics else None)
-
-
-def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str, Any]:
-    row = dict(zip(_CONVERSATION_COLUMNS, conversation_row(cid, r, events), strict=True))
-    row["b_id"] = row.pop("id")
-    return row
-
-
-_CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
