@@ -49,10 +49,11 @@ def bring_up_to_date(
     *,
     lock: bool,
 ) -> Advanced:
-    """Lock these stored conversations (with ``lock``) and bring them up to date with the
-    batch's events rows ``kept[0]``, the conversations in ``kept[1]`` (a record of theirs
-    turned away) by replaying. Writes their conversations rows and takes the facts it
-    deletes from the totals (``changes``); returns the facts and last_events rows to add."""
+    """Lock these stored conversations (with ``lock``) and bring them up to date with their
+    events among the batch's rows ``kept[0]``: from their saved state where it can be done,
+    else by replaying (always, for those in ``kept[1]``: a record of theirs was turned
+    away). Writes their conversations rows and takes the facts it deletes from the totals
+    (``changes``); returns the facts and last_events rows to add."""
     rows, refused = kept
     states = read_states(conn, ids, lock=lock)
     events: dict[str, list[Applied]] = defaultdict(list)
