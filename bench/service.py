@@ -14,10 +14,10 @@ from typing import Any
 
 import httpx
 import yaml
+from codebase import REPO, touchmetrics
 
-REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
-CLI = REPO / ".venv" / "bin" / "touchmetrics"
+CLI = touchmetrics()
 CHANNELS = {  # the demo generator's channels
     "bot-chat": {"kind": "ai", "title": "Web chat assistant"},
     "voice-bot": {"kind": "ai", "title": "Voice bot"},
@@ -40,9 +40,11 @@ def child_env() -> dict[str, str]:
 
 
 @contextmanager
-def serving(config: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Start the service on port 0; yield its base URL once /readyz answers 200."""
-    command = [str(CLI), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", "0"]
+def serving(config: Path, log: Path, timeout: float = 60.0, code: Path = REPO) -> Iterator[str]:
+    """Start the service of the checkout at `code` on port 0; yield its base URL once
+    /readyz answers 200."""
+    command = [str(touchmetrics(code)), "serve", "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", "0"]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
     try:
@@ -76,9 +78,10 @@ def _ready(base: str) -> bool:
         return False
 
 
-def run_cli(args: Sequence[str]) -> None:
-    """`touchmetrics ARGS`, stopping the benchmark when it fails."""
-    done = subprocess.run([str(CLI), *args], env=child_env(), capture_output=True, check=False)
+def run_cli(args: Sequence[str], code: Path = REPO) -> None:
+    """`touchmetrics ARGS` of the checkout at `code`, stopping the benchmark when it fails."""
+    command = [str(touchmetrics(code)), *args]
+    done = subprocess.run(command, env=child_env(), capture_output=True, check=False)
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace")[-2000:]
         raise SystemExit(f"failed ({done.returncode}): touchmetrics {' '.join(args)}\n{detail}")
