@@ -48,11 +48,18 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--before", type=Path, default=Path("/work/tm-before"))
     parser.add_argument("--after", type=Path, default=REPO)
     parser.add_argument("--rounds", type=int, default=2, help="runs of each side, alternated")
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help="-- then the script's arguments")
-    args = parser.parse_args()
-    if args.rest[:1] == ["--"]:
-        args.rest = args.rest[1:]
+    ours, rest = _split(sys.argv[1:])
+    args = parser.parse_args(ours)
+    args.rest = rest
     return args
+
+
+def _split(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Our arguments, and the script's after `--`."""
+    if "--" not in argv:
+        return argv, []
+    at = argv.index("--")
+    return argv[:at], argv[at + 1 :]
 
 
 def _help(script: Path) -> str:
