@@ -6,15 +6,17 @@ import os
 import re
 import statistics
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
-from codebase import REPO, touchmetrics
+from codebase import REPO as REPO
+from codebase import touchmetrics
 
 OUT = REPO / "bench" / "out"
 CLI = touchmetrics()
@@ -85,6 +87,20 @@ def run_cli(args: Sequence[str], code: Path = REPO) -> None:
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace")[-2000:]
         raise SystemExit(f"failed ({done.returncode}): touchmetrics {' '.join(args)}\n{detail}")
+
+
+def timed_together(jobs: Sequence[Callable[[threading.Barrier], object]]) -> float:
+    """Run each job in a thread of its own; a job gets ready (connects), waits at the barrier
+    it is given, then works. The seconds from the barrier's release to the last job's end."""
+    start = threading.Barrier(len(jobs) + 1)
+    threads = [threading.Thread(target=job, args=(start,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
 
 
 def percentile(values: Sequence[float], q: float) -> float:

@@ -21,9 +21,9 @@ import os
 import shutil
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from codebase import add_comparison_arguments, write_figures
-from service import OUT, median, postgres_database, serving, write_config
+from service import OUT, median, postgres_database, serving, timed_together, write_config
 from traffic import bodies, stream
 
 WORK = OUT / "stream"
@@ -110,23 +110,13 @@ def _database(store: str, server_url: str) -> Iterator[str]:
 def post_all(base: str, work: list[list[bytes]]) -> float:
     """Every client posts its bodies in order, all clients at once; the seconds it took."""
     failures: list[str] = []
-    start = threading.Barrier(len(work) + 1)
-    clients = [
-        threading.Thread(target=_client, args=(base, mine, start, failures)) for mine in work
-    ]
-    for client in clients:
-        client.start()
-    start.wait()
-    began = time.perf_counter()
-    for client in clients:
-        client.join()
-    seconds = time.perf_counter() - began
+    seconds = timed_together([partial(_client, base, mine, failures) for mine in work])
     if failures:
         raise SystemExit(f"{len(failures)} POSTs went wrong; the first: {failures[0]}")
     return seconds
 
 
-def _client(base: str, mine: list[bytes], start: threading.Barrier, failures: list[str]) -> None:
+def _client(base: str, mine: list[bytes], failures: list[str], start: threading.Barrier) -> None:
     headers = {"Content-Type": "application/x-ndjson"}
     with httpx.Client(base_url=base, timeout=600, headers=headers) as client:
         client.get("/healthz")  # connect before the clock starts
