@@ -16,14 +16,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from codebase import add_comparison_arguments, write_figures
-from measure import CONFIG, OUT, Figures, Run, generated, line_count, run
+from measure import CONFIG, OUT, Figures, Run, generated, line_count, repeat, run
 from service import postgres_database
 
 SCENARIOS = ["ingest", "report"]
@@ -42,13 +41,13 @@ def main() -> None:
         events = line_count(path)
         if "ingest" in args.only:
             ingest = partial(_ingest_sqlite, path, args.code)
-            rows.append(("ingest sqlite", events, _repeat(runs, ingest)))
+            rows.append(("ingest sqlite", events, repeat(runs, ingest)))
         if "report" in args.only:
             report = partial(_report_file, path, args.code)
-            rows.append(("report file", events, _repeat(runs, report)))
+            rows.append(("report file", events, repeat(runs, report)))
         if args.postgres:
             with postgres_database(args.postgres) as url:
-                figures = _repeat(runs, partial(_ingest_postgres, path, url, args.code))
+                figures = repeat(runs, partial(_ingest_postgres, path, url, args.code))
             rows.append(("ingest postgresql", events, figures))
     _print_table(rows, runs)
     write_figures(args.figures, _figures(rows))
@@ -65,14 +64,6 @@ def _arguments() -> argparse.Namespace:
     )
     add_comparison_arguments(parser)
     return parser.parse_args()
-
-
-def _repeat(times: int, once: Callable[[], Run]) -> Figures:
-    figures = Figures()
-    for _ in range(times):
-        figures.runs.append(once())
-        print(f"  {figures.runs[-1].seconds:7.2f} s", file=sys.stderr, flush=True)
-    return figures
 
 
 def _ingest_sqlite(path: Path, code: Path) -> Run:

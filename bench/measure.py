@@ -12,11 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from codebase import REPO, touchmetrics
+from codebase import REPO as REPO
+from codebase import touchmetrics
 
 OUT = REPO / "bench" / "out"
 CLI = touchmetrics()
@@ -45,6 +46,15 @@ class Figures:
     @property
     def peak_mib(self) -> float:
         return max(r.peak_mib for r in self.runs)
+
+
+def repeat(times: int, once: Callable[[], Run]) -> Figures:
+    """`once` run `times` times, each run's wall time shown as it ends."""
+    figures = Figures()
+    for _ in range(times):
+        figures.runs.append(once())
+        print(f"  {figures.runs[-1].seconds:7.2f} s", file=sys.stderr, flush=True)
+    return figures
 
 
 def cli(code: Path = REPO) -> str:
