@@ -31,7 +31,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from codebase import add_comparison_arguments, write_figures
-from service import OUT, median, postgres_database, serving, timed_together, write_config
+from service import OUT, median, postgres_database, run_cli, serving, timed_together, write_config
 from traffic import bodies, stream
 
 WORK = OUT / "stream"
@@ -93,6 +93,8 @@ def one_run(store: str, work: list[list[bytes]], args: argparse.Namespace) -> fl
     WORK.mkdir(parents=True)
     with _database(store, args.postgres) as url:
         config = write_config(WORK / "touchmetrics.yaml", url)
+        if store == "postgresql":  # serve makes a new SQLite file's schema, not PostgreSQL's
+            run_cli(["db", "upgrade", "--config", str(config)], code=args.code)
         with serving(config, WORK / "serve.log", code=args.code) as base:
             seconds = post_all(base, work)
     return sum(body.count(b"\n") for mine in work for body in mine) / seconds
