@@ -109,7 +109,7 @@ def _commit(code: Path) -> str:
     changed = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
                              capture_output=True, text=True)  # fmt: skip
     mark = " + uncommitted changes" if changed.stdout.strip() else ""
-    return (head.stdout.strip()[:60] or "not a git checkout") + mark
+    return (head.stdout.strip() or "not a git checkout") + mark
 
 
 if __name__ == "__main__":
