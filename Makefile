@@ -29,8 +29,9 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# make bench lists the benchmarks; make bench BENCH="stream --quick" runs one (BENCH=issue13: all of issue 13's).
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH)
 
 clean:
 	rm -rf $(VENV) var touchmetrics.db touchmetrics.db-wal touchmetrics.db-shm touchmetrics.db.scheduler.lock .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import OUT, REPO, Figures, Run, generated, line_count, run
+from measure import OUT, REPO, Figures, generated, line_count, repeat, run
 
 OBJECTIVES = REPO / "examples" / "check" / "touchmetrics.yaml"
 
@@ -56,16 +55,8 @@ def main() -> None:
              ["report", "--config", str(OBJECTIVES), "--format", "json", str(candidate)]),
         ]  # fmt: skip
         for name, count, command in scenarios:
-            rows.append((name, count, _repeat(args.runs, lambda c=command: run(c, ok=(0, 1)))))
+            rows.append((name, count, repeat(args.runs, lambda c=command: run(c, ok=(0, 1)))))
     _print(rows, args.runs)
-
-
-def _repeat(times: int, once: Callable[[], Run]) -> Figures:
-    figures = Figures()
-    for _ in range(times):
-        figures.runs.append(once())
-        print(f"  {figures.runs[-1].seconds:7.2f} s", file=sys.stderr, flush=True)
-    return figures
 
 
 def _print(rows: list[tuple[str, int, Figures]], runs: int) -> None:

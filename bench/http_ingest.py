@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -26,7 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from service import OUT, median, percentile, serving, write_config
+from service import OUT, median, percentile, serving, timed_together, write_config
 
 from collector.demo import DemoSpec, generate
 
@@ -94,18 +95,7 @@ def post_all(base: str, bodies: list[bytes], clients: int) -> Run:
     for body in bodies:
         work.put(body)
     latencies: list[list[float]] = [[] for _ in range(clients)]
-    start = threading.Barrier(clients + 1)
-    workers = [
-        threading.Thread(target=_client, args=(base, work, latencies[i], start))
-        for i in range(clients)
-    ]
-    for worker in workers:
-        worker.start()
-    start.wait()
-    began = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    seconds = time.perf_counter() - began
+    seconds = timed_together([partial(_client, base, work, mine) for mine in latencies])
     everything = [s for mine in latencies for s in mine]
     if len(everything) != len(bodies):
         raise SystemExit(f"only {len(everything)} of {len(bodies)} requests succeeded")

@@ -12,13 +12,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from codebase import REPO as REPO
+from codebase import touchmetrics
+
 OUT = REPO / "bench" / "out"
-CLI = REPO / ".venv" / "bin" / "touchmetrics"
+CLI = touchmetrics()
 CONFIG = REPO / "examples" / "demo.yaml"
 
 
@@ -46,15 +48,32 @@ class Figures:
         return max(r.peak_mib for r in self.runs)
 
 
-def cli() -> str:
-    """The installed console script, or the module when the script is missing."""
-    return str(CLI) if CLI.exists() else f"{sys.executable} -m collector.cli"
+def repeat(times: int, once: Callable[[], Run]) -> Figures:
+    """`once` run `times` times, each run's wall time shown as it ends."""
+    figures = Figures()
+    for _ in range(times):
+        figures.runs.append(once())
+        print(f"  {figures.runs[-1].seconds:7.2f} s", file=sys.stderr, flush=True)
+    return figures
 
 
-def run(args: Sequence[str], env: Mapping[str, str] | None = None, ok: Sequence[int] = (0,)) -> Run:
-    """Run ``touchmetrics ARGS`` and measure it; stop the benchmark if it exits with
-    another code than ``ok`` (a check that fails exits 1 on purpose)."""
-    command = [*cli().split(), *args]
+def cli(code: Path = REPO) -> str:
+    """The console script installed at `code`, or this checkout's module when it is missing."""
+    script = touchmetrics(code)
+    if script.exists() or code != REPO:
+        return str(script)
+    return f"{sys.executable} -m collector.cli"
+
+
+def run(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    ok: Sequence[int] = (0,),
+    code: Path = REPO,
+) -> Run:
+    """Run ``touchmetrics ARGS`` of the checkout at `code` and measure it; stop the benchmark
+    if it exits with another code than ``ok`` (a check that fails exits 1 on purpose)."""
+    command = [*cli(code).split(), *args]
     child_env = {**os.environ, **(env or {})}
     with open(OUT / "last-stderr.txt", "wb") as errors:
         started = time.perf_counter()

@@ -6,18 +6,20 @@ import os
 import re
 import statistics
 import subprocess
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+from codebase import REPO as REPO
+from codebase import touchmetrics
 
-REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
-CLI = REPO / ".venv" / "bin" / "touchmetrics"
+CLI = touchmetrics()
 CHANNELS = {  # the demo generator's channels
     "bot-chat": {"kind": "ai", "title": "Web chat assistant"},
     "voice-bot": {"kind": "ai", "title": "Voice bot"},
@@ -40,9 +42,11 @@ def child_env() -> dict[str, str]:
 
 
 @contextmanager
-def serving(config: Path, log: Path, timeout: float = 60.0) -> Iterator[str]:
-    """Start the service on port 0; yield its base URL once /readyz answers 200."""
-    command = [str(CLI), "serve", "--config", str(config), "--host", "127.0.0.1", "--port", "0"]
+def serving(config: Path, log: Path, timeout: float = 60.0, code: Path = REPO) -> Iterator[str]:
+    """Start the service of the checkout at `code` on port 0; yield its base URL once
+    /readyz answers 200."""
+    command = [str(touchmetrics(code)), "serve", "--config", str(config)]
+    command += ["--host", "127.0.0.1", "--port", "0"]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=child_env())
     try:
@@ -76,12 +80,27 @@ def _ready(base: str) -> bool:
         return False
 
 
-def run_cli(args: Sequence[str]) -> None:
-    """`touchmetrics ARGS`, stopping the benchmark when it fails."""
-    done = subprocess.run([str(CLI), *args], env=child_env(), capture_output=True, check=False)
+def run_cli(args: Sequence[str], code: Path = REPO) -> None:
+    """`touchmetrics ARGS` of the checkout at `code`, stopping the benchmark when it fails."""
+    command = [str(touchmetrics(code)), *args]
+    done = subprocess.run(command, env=child_env(), capture_output=True, check=False)
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace")[-2000:]
         raise SystemExit(f"failed ({done.returncode}): touchmetrics {' '.join(args)}\n{detail}")
+
+
+def timed_together(jobs: Sequence[Callable[[threading.Barrier], object]]) -> float:
+    """Run each job in a thread of its own; a job gets ready (connects), waits at the barrier
+    it is given, then works. The seconds from the barrier's release to the last job's end."""
+    start = threading.Barrier(len(jobs) + 1)
+    threads = [threading.Thread(target=job, args=(start,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
 
 
 def percentile(values: Sequence[float], q: float) -> float:
