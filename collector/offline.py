@@ -10,17 +10,15 @@ not every event of the log.
 
 from __future__ import annotations
 
-import marshal
-import struct
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import NamedTuple
 
 from collector.batch import CONFLICT, Incoming, position, validate_record
+from collector.buckets import Bucket
 from collector.engine import replay
 from collector.ingest import Summary
 from collector.ledger import IdLedger
@@ -30,8 +28,6 @@ from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
 
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
-SPILL_AT = 1024  # events a bucket holds in memory before it writes them out
-_LENGTH = struct.Struct("<I")
 _CONVERSATION = itemgetter(1)
 
 
@@ -49,47 +45,6 @@ class Spilled(NamedTuple):
     score: int | None
     scale: int
     topic: str | None
-
-
-Entry = tuple[Any, ...]  # Spilled's fields as a plain tuple, which marshal takes
-
-
-@dataclass(slots=True)
-class Bucket:
-    """Events of the conversations that hash here: a buffer, then a temporary file."""
-
-    pending: list[Entry] = field(default_factory=list)
-    file: IO[bytes] | None = None
-
-    def spill(self) -> None:
-        if not self.pending:
-            return
-        if self.file is None:
-            # Open across many calls; FileLog.close (or its `with`) closes it.
-            self.file = tempfile.TemporaryFile(prefix="touchmetrics-")  # noqa: SIM115
-        # Length-prefixed: marshal.load on a file reads it in tiny pieces, ten times slower.
-        blob = marshal.dumps(self.pending)
-        self.file.write(_LENGTH.pack(len(blob)) + blob)
-        self.pending = []
-
-    def entries(self) -> list[Entry]:
-        """Everything added so far, grouped by conversation (arrival order within one)."""
-        entries: list[Entry] = []
-        if self.file is not None:
-            self.file.seek(0)
-            while header := self.file.read(_LENGTH.size):
-                (size,) = _LENGTH.unpack(header)
-                entries.extend(marshal.loads(self.file.read(size)))
-            self.file.seek(0, 2)  # later spills append
-        entries.extend(self.pending)
-        # A stable sort in C groups them far faster than appending each to a dict's list.
-        entries.sort(key=_CONVERSATION)
-        return entries
-
-    def close(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            self.file = None
 
 
 @dataclass(slots=True)
@@ -154,9 +109,7 @@ class FileLog:
         self.hashes[event.id] = digest
         # hash() differs between processes, but the buckets live and die in this one.
         bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
-        bucket.pending.append(event[:11])
-        if len(bucket.pending) >= SPILL_AT:
-            bucket.spill()
+        bucket.add(event[:11])  # Spilled's fields as a plain tuple, which marshal takes
         self.summary.accepted += 1
         if event.channel is not None and event.kind is not None:
             self.kinds.setdefault(event.channel, event.kind)
@@ -165,8 +118,11 @@ class FileLog:
         """Each conversation with its accepted events, one bucket in memory at a time."""
         with rare_collections():
             for bucket in self.buckets:
-                for cid, entries in groupby(bucket.entries(), _CONVERSATION):
-                    yield cid, list(map(Spilled._make, entries))
+                entries = bucket.entries()
+                # A stable sort in C groups them far faster than appending each to a dict's list.
+                entries.sort(key=_CONVERSATION)
+                for cid, group in groupby(entries, _CONVERSATION):
+                    yield cid, list(map(Spilled._make, group))
 
     def facts(self) -> Iterator[FactRow]:
         """The facts of every conversation, each replayed once."""

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.batch import Batch, Checkpoint, add_record
+from collector.batch import Batch, Checkpoint, GroupedPass, add_record
 from collector.errors import InputError
+from collector.grouping import Range, grouped
 from collector.ledger import IdLedger, add_checked
 from collector.prepare import Prepared, prepare
 from collector.schema import Validator
@@ -46,6 +47,8 @@ class Job:
     line: int
     batch_size: int
     complete_only: bool = False
+    grouped: bool = False  # by conversation (collector.grouping)
+    resumed: GroupedPass | None = None  # the grouped pass under way to go on with
 
 
 @dataclass(slots=True)
@@ -104,6 +107,11 @@ def batches(
 def _prepared(job: Job) -> Iterator[Chunk]:
     records = job.reader.records(job.path, job.offset, job.line, complete_only=job.complete_only)
     ledger = IdLedger(job.source) if job.reader.ledger else None
+    if job.grouped or job.resumed is not None:
+        span = Range(job.path, job.source, job.reader.key, job.offset, job.line, job.resumed)
+        for cut in grouped(span, records, job.validator, job.batch_size, ledger):
+            yield Chunk(prepare(cut.batch), cut.records, cut.end, cut.skipped)
+        return
     for filled in batches(records, job.validator, job.source, job.batch_size, ledger):
         last, batch = filled.last, filled.batch
         mark = fingerprint(job.path, last.end)

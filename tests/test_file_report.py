@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from collector import offline
+from collector import buckets, offline
 from collector.batch import CONFLICT
 from collector.demo import DemoSpec, generate
 from collector.offline import FileLog
@@ -43,7 +43,7 @@ def messy_log(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Buckets that write to their temporary files after a few events, as at 1M."""
-    monkeypatch.setattr(offline, "SPILL_AT", 8)
+    monkeypatch.setattr(buckets, "SPILL_AT", 8)
 
 
 @pytest.mark.usefixtures("small_buckets")
@@ -76,6 +76,6 @@ def test_reading_a_file_keeps_at_most_a_buffer_per_bucket_in_memory(messy_log):
     log = FileLog(Validator(parse_settings({"channels": CHANNELS})))
     log.read(JsonLinesReader(), messy_log)
     in_memory = sum(len(bucket.pending) for bucket in log.buckets)
-    assert log.summary.accepted > offline.BUCKETS * offline.SPILL_AT >= in_memory
+    assert log.summary.accepted > offline.BUCKETS * buckets.SPILL_AT >= in_memory
     assert sum(1 for _ in log.facts()) == sum(1 for _ in log.facts())  # read again from disk
     log.close()
