@@ -36,10 +36,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--runs", type=int, default=1, help="runs of each (median shown)")
     args = parser.parse_args()
-    trees = {f"before ({args.before})": _exported(args.before), "after (this tree)": REPO}
+    trees = {f"before ({args.before})": exported(args.before), "after (this tree)": REPO}
     print(f"{'code':<24} {'input':<34} {'median s':>9} {'CPU s':>7} {'peak RSS MiB':>13}")
     for size in args.sizes:
-        for path in (generated(size), _shuffled(generated(size))):
+        for path in (generated(size), shuffled(generated(size))):
             runs: dict[str, list[Figures]] = {name: [] for name in trees}
             for _ in range(args.runs):  # alternated, so drift in the machine hits both
                 for name, tree in trees.items():
@@ -55,7 +55,7 @@ def main() -> None:
             print(f"  same report: {_same(*outputs)}")
 
 
-def _exported(revision: str) -> Path:
+def exported(revision: str) -> Path:
     commit = _git("rev-parse", revision).strip()
     tree = OUT / f"rev-{commit[:12]}"
     if not tree.exists():
@@ -72,7 +72,7 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
 
 
-def _shuffled(path: Path) -> Path:
+def shuffled(path: Path) -> Path:
     """The same lines in a random (seeded) order: arrival order must not matter."""
     out = path.with_name(f"shuffled-{path.name}")
     if not out.exists():

@@ -1,0 +1,82 @@
+"""Arrival order: one file ingested in conversation order and shuffled, this tree against
+an older revision, back to back (issue 13, item 2: shuffled at most 2x slower).
+
+    .venv/bin/python bench/arrival.py                          # 1M events, against main
+    .venv/bin/python bench/arrival.py --before HEAD~3 --events 100000 --runs 3
+
+Each run is `touchmetrics ingest` into a fresh SQLite file (schema made beforehand by
+`db upgrade`), from the revision's tree exported as bench/file_report.py does. The
+shuffled file is random.Random(1).shuffle of the generated lines. It prints events/s and
+peak RSS of each and the ratio in-order/shuffled; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from file_report import exported, shuffled
+from measure import CONFIG, OUT, REPO, TreeMemory, generated
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", default="main", help="revision to compare against")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=1, help="runs of each (median shown)")
+    args = parser.parse_args()
+    trees = {f"before ({args.before})": exported(args.before), "after (this tree)": REPO}
+    ordered = generated(args.events)
+    inputs = {"conversation order": ordered, "shuffled": shuffled(ordered)}
+    print(f"{'code':<24} {'input':<20} {'events/s':>10} {'median s':>9} {'peak RSS MiB':>13}")
+    for name, tree in trees.items():
+        rates: dict[str, float] = {}
+        for label, path in inputs.items():
+            runs = [_ingest(tree, path) for _ in range(args.runs)]
+            seconds = statistics.median(r[0] for r in runs)
+            events, peak = runs[0][1], max(r[2] for r in runs)
+            rates[label] = events / seconds
+            print(
+                f"{name:<24} {label:<20} {rates[label]:>10,.0f} {seconds:>9.1f} {peak:>13.1f}",
+                flush=True,
+            )
+        ratio = rates["conversation order"] / rates["shuffled"]
+        print(f"  {name}: shuffled is {ratio:.2f}x slower than conversation order", flush=True)
+
+
+def _ingest(tree: Path, path: Path) -> tuple[float, int, float]:
+    """(wall seconds, events stored, peak RSS MiB) of one ingest into a fresh SQLite file."""
+    db = OUT / "arrival.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    env = {**os.environ, "TOUCHMETRICS_DATABASE_URL": f"sqlite:///{db}"}
+    env["PYTHONPATH"] = str(tree)  # before site-packages, where this tree is installed
+    base = [sys.executable, "-m", "collector.cli"]
+    config = ["--config", str(CONFIG)]
+    subprocess.run([*base, "db", "upgrade", *config], env=env, cwd=tree, check=True)
+    print(f"ingest {path.name} from {tree.name}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    command = [*base, "ingest", *config, "--json", str(path)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=tree, env=env)
+    memory = TreeMemory(proc.pid)
+    memory.start()
+    stdout = proc.stdout.read() if proc.stdout else b""
+    memory.stop()
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"failed: {' '.join(command)} (from {tree})")
+    summary = json.loads(stdout)
+    return seconds, int(summary["accepted"]), max(usage.ru_maxrss / 1024, memory.peak_mib)
+
+
+if __name__ == "__main__":
+    main()
