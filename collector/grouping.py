@@ -24,6 +24,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 
@@ -34,9 +35,9 @@ from collector.schema import TYPE_ORDER, Event, Validator
 from collector.sources.lines import fingerprint
 from collector.sources.record import Record
 
-# Bytes of the file per bucket: some 60,000 JSON lines, about 100 MB once read back and
+# Bytes of the file per bucket: some 60,000 JSON lines, under 100 MB once read back and
 # laid out in batches, so that memory does not grow with the file.
-BUCKET_BYTES = 16 << 20
+BUCKET_BYTES = 8 << 20
 RECORD_BYTES = 256  # a typical record: a file of more than a batch of them is grouped
 _EVENTS, _REJECTED, _SKIPPED = 0, 1, 2  # what an entry holds
 _KIND, _PAYLOAD = 6, 7
@@ -48,9 +49,25 @@ def bucket_count(size: int) -> int:
     return max(1, -(-size // BUCKET_BYTES))
 
 
-def worth_grouping(unread: int, batch_size: int) -> bool:
-    """Whether a file with ``unread`` bytes to read holds more than one batch."""
-    return unread > batch_size * RECORD_BYTES
+def worth_grouping(unread: int, batch_size: int, head: Iterable[Record]) -> bool:
+    """Whether a file is worth grouping: it holds more than one batch (``unread`` bytes)
+    and its first batch of records (``head``) is not in conversation order, where most
+    records follow one of the same conversation (shuffled, or a log in time order).
+
+    A file in conversation order gains nothing from grouping and would pay for it: the
+    spill reads and validates the whole range before the first write, where an import
+    in file order reads ahead while it writes.
+    """
+    if unread <= batch_size * RECORD_BYTES:
+        return False
+    previous: object = None
+    follows = count = 0
+    for record in islice(head, batch_size):
+        item = record.items[0] if record.items else None
+        cid = item.get("conversation_id") if isinstance(item, dict) else None
+        follows += cid is not None and cid == previous
+        previous, count = cid, count + 1
+    return follows * 2 < count
 
 
 @dataclass(slots=True)

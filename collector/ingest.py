@@ -149,7 +149,7 @@ def ingest_file(
     size = store.settings.ingest_batch_size
     job = Job(
         validator, reader, path, source, offset, line, size, complete_only,
-        grouped=_worth_grouping(path, offset, size) if grouped is None else grouped,
+        grouped=_worth_grouping(reader, path, saved, size) if grouped is None else grouped,
         resumed=saved.grouped,
     )  # fmt: skip
     if read_ahead is None:
@@ -169,8 +169,17 @@ def _worth_reading_ahead(path: Path, offset: int) -> bool:
     return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
 
 
-def _worth_grouping(path: Path, offset: int, batch_size: int) -> bool:
-    return worth_grouping(path.stat().st_size - offset, batch_size)
+def _worth_grouping(reader: Reader, path: Path, saved: Checkpoint, batch_size: int) -> bool:
+    if saved.grouped is not None:
+        return True  # a pass under way goes on grouped
+    unread = path.stat().st_size - saved.offset
+    head = reader.records(path, saved.offset, saved.line)
+    try:
+        return worth_grouping(unread, batch_size, head)
+    finally:
+        close = getattr(head, "close", None)  # a generator holds its file open
+        if close is not None:
+            close()
 
 
 def _resume_point(store: Store, path: Path, source: str, key: str, *, restart: bool) -> Checkpoint:

@@ -12,7 +12,7 @@ import yaml
 
 from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
-from collector.grouping import BUCKET_BYTES, bucket_count
+from collector.grouping import BUCKET_BYTES, RECORD_BYTES, bucket_count, worth_grouping
 from collector.ingest import Summary, ingest_file
 from collector.schema import Validator
 from collector.settings import parse_settings
@@ -81,14 +81,16 @@ def test_a_grouped_import_stores_exactly_what_an_import_in_file_order_stores(
 def test_an_import_stopped_after_some_batches_resumes_to_what_one_clean_run_stores(
     small_batch_store, messy_log, batches
 ):
-    clean = _import(small_batch_store, messy_log)
+    clean = _import(small_batch_store, messy_log, grouped=True)
     stored = store_contents(small_batch_store)
     with emptied(small_batch_store) as store:
         with pytest.raises(_Stop):
-            _import(store, messy_log, progress=_stop_after(batches))
+            _import(store, messy_log, grouped=True, progress=_stop_after(batches))
+        saved = store.checkpoint(str(messy_log.resolve()))
+        assert saved is not None and saved.offset == 0 and saved.grouped is not None
         before = store.event_counts()
         assert before["rejected"] < clean.rejected or before["accepted"] < clean.accepted
-        rerun = _import(store, messy_log)
+        rerun = _import(store, messy_log, grouped=False)  # a pass under way goes on grouped
         assert store_contents(store) == stored  # nothing stored or quarantined twice
     assert rerun.accepted + before["accepted"] == clean.accepted
     assert rerun.duplicates + before["duplicates"] == clean.duplicates
@@ -102,10 +104,10 @@ def test_a_file_that_grew_after_a_grouped_import_resumes_at_its_old_end(
     lines = list(generate(DemoSpec(seed=5), conversations=300))
     log = tmp_path / "growing.jsonl"
     log.write_text("".join(lines[:2000]))
-    first = _import(small_batch_store, log)
+    first = _import(small_batch_store, log, grouped=True)
     with log.open("a") as handle:
         handle.write("".join(lines[2000:]))
-    second = _import(small_batch_store, log)
+    second = _import(small_batch_store, log, grouped=True)
     assert (first.records, first.resumed_after_line) == (2000, 0)
     assert (second.records, second.resumed_after_line) == (len(lines) - 2000, 2000)
     assert second.accepted == len(lines) - 2000
@@ -129,6 +131,18 @@ def test_a_csv_export_imports_grouped_as_it_does_in_file_order(tmp_path, databas
             grouped = _import(fresh, export, reader, grouped=True)
             assert store_contents(fresh, checkpoints=False) == stored
     assert _counted(grouped) == _counted(in_file_order)
+
+
+def test_a_file_of_several_batches_is_grouped_unless_in_conversation_order(tmp_path):
+    lines = list(generate(DemoSpec(seed=6), conversations=200))
+    in_order, shuffled = tmp_path / "in-order.jsonl", tmp_path / "shuffled.jsonl"
+    in_order.write_text("".join(lines))
+    random.Random(6).shuffle(lines)
+    shuffled.write_text("".join(lines))
+    reader, size = JsonLinesReader(), shuffled.stat().st_size
+    assert worth_grouping(size, BATCH, reader.records(shuffled))
+    assert not worth_grouping(size, BATCH, reader.records(in_order))
+    assert not worth_grouping(BATCH * RECORD_BYTES, BATCH, reader.records(shuffled))  # 1 batch
 
 
 def test_a_bucket_holds_at_most_a_bounded_share_of_the_file():
