@@ -20,6 +20,7 @@ from typing import NamedTuple
 from collector.batch import CONFLICT, Incoming, position, validate_record
 from collector.buckets import Bucket
 from collector.engine import replay
+from collector.errors import InvalidEvent
 from collector.ingest import Summary
 from collector.ledger import IdLedger
 from collector.metrics import FactRow
@@ -27,6 +28,7 @@ from collector.reading import rare_collections
 from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
 
+IN_MEMORY_BYTES = 40 << 20  # of input read without spilling: some 200 MB in memory
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
 _CONVERSATION = itemgetter(1)
 
@@ -54,9 +56,14 @@ class FileLog:
     validator: Validator
     # The content hash as a 128-bit int: a third of the memory of its hex text.
     hashes: dict[str, int] = field(default_factory=dict)
-    buckets: list[Bucket] = field(default_factory=lambda: [Bucket() for _ in range(BUCKETS)])
+    # In memory only (``spills`` False) when the input is small enough to hold whole.
+    spills: bool = True
+    buckets: list[Bucket] = field(default_factory=list)
     kinds: dict[str, str] = field(default_factory=dict)
     summary: Summary = field(default_factory=Summary)
+
+    def __post_init__(self) -> None:
+        self.buckets = [Bucket(spills=self.spills) for _ in range(BUCKETS)]
 
     def read(self, reader: Reader, path: Path) -> None:
         """Take each record of a file whole, as an import would, or count why not."""
@@ -64,20 +71,38 @@ class FileLog:
         summary = self.summary
         summary.unit = reader.unit if summary.unit in ("", reader.unit) else "record"
         ledger = IdLedger(source) if reader.ledger else None
+        validate = self.validator.validate
         for record in reader.records(path):
             summary.records += 1
             if record.skipped is not None:
                 summary.skipped[record.skipped] += 1
-                continue
-            events, rejection = validate_record(self.validator, record, source)
-            why = None if rejection is not None else self._conflict(events, record, ledger)
-            if rejection is not None or why is not None:
-                where = position(source, record.line)
-                summary.rejected += 1
-                summary.by_rule.add(where, why or (rejection.reason if rejection else ""))
-                continue
-            for incoming in events:
-                self.add(incoming.event)
+            elif ledger is None and record.error is None and len(record.items) == 1:
+                # The usual record, made short: one event, no list of them to build.
+                try:
+                    event = validate(record.items[0], record.raw)
+                except InvalidEvent as exc:
+                    self._reject(source, record, exc.reason)
+                    continue
+                if not self.add(event):
+                    self._reject(source, record, CONFLICT)
+            else:
+                self._read_whole(record, source, ledger)
+
+    def _read_whole(self, record: Record, source: str, ledger: IdLedger | None) -> None:
+        """A record of several events (or none, or an error): all taken, or none."""
+        events, rejection = validate_record(self.validator, record, source)
+        why = None if rejection is not None else self._conflict(events, record, ledger)
+        if rejection is not None or why is not None:
+            self._reject(source, record, why or (rejection.reason if rejection else ""))
+            return
+        for incoming in events:
+            if not self.add(incoming.event):  # the record named one id twice
+                self.summary.rejected += 1
+                self.summary.by_rule.add(incoming.event.id, CONFLICT)
+
+    def _reject(self, source: str, record: Record, reason: str) -> None:
+        self.summary.rejected += 1
+        self.summary.by_rule.add(position(source, record.line), reason)
 
     def _conflict(
         self, events: list[Incoming], record: Record, ledger: IdLedger | None
@@ -93,19 +118,16 @@ class FileLog:
                 return CONFLICT
         return None
 
-    def add(self, event: Event) -> None:
-        """Keep an event whose id is new; count one read before as a duplicate, or as a
-        conflict when its content differs (``read`` turns a record with a conflict away
-        whole before it gets here)."""
+    def add(self, event: Event) -> bool:
+        """Keep an event whose id is new, or count one read before as a duplicate; False
+        when its id was read before with other content (a conflict), counted by the
+        caller (``read`` turns a record of several events with a conflict away whole
+        before it gets here)."""
         digest = int(event.content_hash, 16)
         known = self.hashes.get(event.id)
         if known is not None:
-            if known == digest:
-                self.summary.duplicates += 1
-            else:
-                self.summary.rejected += 1
-                self.summary.by_rule.add(event.id, CONFLICT)
-            return
+            self.summary.duplicates += known == digest
+            return known == digest
         self.hashes[event.id] = digest
         # hash() differs between processes, but the buckets live and die in this one.
         bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
@@ -113,6 +135,7 @@ class FileLog:
         self.summary.accepted += 1
         if event.channel is not None and event.kind is not None:
             self.kinds.setdefault(event.channel, event.kind)
+        return True
 
     def conversations(self) -> Iterator[tuple[str, list[Spilled]]]:
         """Each conversation with its accepted events, one bucket in memory at a time."""
@@ -148,7 +171,9 @@ class FileLog:
 
 
 def read_files(validator: Validator, inputs: Iterable[tuple[Reader, Path]]) -> FileLog:
-    log = FileLog(validator)
+    inputs = list(inputs)
+    # Held whole, events take some five times their bytes in the file.
+    log = FileLog(validator, spills=sum(p.stat().st_size for _r, p in inputs) > IN_MEMORY_BYTES)
     with rare_collections():  # the ids only grow: each full collection would walk them all
         for reader, path in inputs:
             log.read(reader, path)
