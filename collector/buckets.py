@@ -27,12 +27,11 @@ class Bucket:
     pending: list[Entry] = field(default_factory=list)
     file: IO[bytes] | None = None
     count: int = 0  # entries added
-    spills: bool = True  # False: everything stays in memory
 
     def add(self, entry: Entry) -> None:
         self.pending.append(entry)
         self.count += 1
-        if self.spills and len(self.pending) >= SPILL_AT:
+        if len(self.pending) >= SPILL_AT:
             self.spill()
 
     def spill(self) -> None:

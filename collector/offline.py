@@ -18,6 +18,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
+from collector import buckets as spilling
 from collector.batch import CONFLICT, Incoming, position, validate_record
 from collector.buckets import Bucket
 from collector.engine import replay
@@ -29,7 +30,7 @@ from collector.reading import rare_collections
 from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
 
-IN_MEMORY_BYTES = 40 << 20  # of input read without spilling: some 200 MB in memory
+IN_MEMORY_BYTES = 32 << 20  # of input read without spilling: some 240 MB in memory
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
 _CONVERSATION = itemgetter(1)
 
@@ -66,7 +67,7 @@ class FileLog:
     summary: Summary = field(default_factory=Summary)
 
     def __post_init__(self) -> None:
-        self.buckets = [Bucket(spills=self.spills) for _ in range(BUCKETS)]
+        self.buckets = [Bucket() for _ in range(BUCKETS)] if self.spills else []
 
     def read(self, reader: Reader, path: Path) -> None:
         """Take each record of a file whole, as an import would, or count why not."""
@@ -139,7 +140,10 @@ class FileLog:
         if self.spills:
             # hash() differs between processes, but the buckets live and die in this one.
             bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
-            bucket.add(event[:11])  # Spilled's fields as a plain tuple, which marshal takes
+            pending = bucket.pending  # Bucket.add inline: once per event of the file
+            pending.append(event[:11])  # Spilled's fields as a plain tuple, which marshal takes
+            if len(pending) >= spilling.SPILL_AT:
+                bucket.spill()
         else:
             self.held[event.conversation_id].append(event)
         self.summary.accepted += 1
@@ -185,7 +189,7 @@ class FileLog:
 
 def read_files(validator: Validator, inputs: Iterable[tuple[Reader, Path]]) -> FileLog:
     inputs = list(inputs)
-    # Held whole, events take some five times their bytes in the file.
+    # Held whole, events take some six times their bytes in the file.
     log = FileLog(validator, spills=sum(p.stat().st_size for _r, p in inputs) > IN_MEMORY_BYTES)
     with rare_collections():  # the ids only grow: each full collection would walk them all
         for reader, path in inputs:

@@ -85,10 +85,10 @@ def test_reading_a_file_keeps_at_most_a_buffer_per_bucket_in_memory(messy_log):
 def test_a_small_input_is_read_in_memory_into_the_facts_a_spilled_one_gives(messy_log, monkeypatch):
     validator = Validator(parse_settings({"channels": CHANNELS}))
     with read_files(validator, [(JsonLinesReader(), messy_log)]) as in_memory:
-        assert not any(bucket.file for bucket in in_memory.buckets)
+        assert not in_memory.buckets  # no bucket, no temporary file
         held = sorted(in_memory.facts(), key=repr), in_memory.summary.as_dict()
     monkeypatch.setattr(buckets, "SPILL_AT", 8)
     monkeypatch.setattr(offline, "IN_MEMORY_BYTES", 0)
     with read_files(validator, [(JsonLinesReader(), messy_log)]) as spilled:
-        assert all(bucket.file for bucket in spilled.buckets)
+        assert any(bucket.file for bucket in spilled.buckets)
         assert (sorted(spilled.facts(), key=repr), spilled.summary.as_dict()) == held
