@@ -3,7 +3,10 @@ nothing stored, and a pass killed halfway resumes to what one clean run stores."
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import random
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import yaml
 
 from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
+from collector.errors import InputError
 from collector.grouping import BUCKET_BYTES, RECORD_BYTES, bucket_count, worth_grouping
 from collector.ingest import Summary, ingest_file
 from collector.schema import Validator
@@ -96,6 +100,29 @@ def test_an_import_stopped_after_some_batches_resumes_to_what_one_clean_run_stor
     assert rerun.duplicates + before["duplicates"] == clean.duplicates
     assert rerun.rejected + rerun.earlier_rejected == clean.rejected
     assert rerun.earlier_rejected == before["rejected"]
+
+
+def test_a_pass_whose_reading_process_is_killed_resumes_to_what_one_clean_run_stores(
+    small_batch_store, messy_log
+):
+    clean = _import(small_batch_store, messy_log, grouped=True)
+    stored = store_contents(small_batch_store)
+    done = [0]
+
+    def kill_reader_after_some_batches(_read: int) -> None:
+        done[0] += 1
+        if done[0] == 20 and multiprocessing.active_children():
+            os.kill(multiprocessing.active_children()[0].pid, signal.SIGKILL)
+
+    with emptied(small_batch_store) as store:
+        with pytest.raises(InputError, match="reading process stopped"):
+            _import(store, messy_log, grouped=True, ahead=True,
+                    progress=kill_reader_after_some_batches)  # fmt: skip
+        saved = store.checkpoint(str(messy_log.resolve()))
+        assert saved is not None and saved.grouped is not None and saved.grouped.done > 0
+        rerun = _import(store, messy_log, ahead=True)
+        assert store_contents(store) == stored
+    assert rerun.rejected + rerun.earlier_rejected == clean.rejected
 
 
 def test_a_file_that_grew_after_a_grouped_import_resumes_at_its_old_end(
