@@ -14,17 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from file_report import exported, shuffled
-from measure import CONFIG, OUT, REPO, TreeMemory, generated
+from measure import CONFIG, OUT, REPO, generated, run_from
 
 
 def main() -> None:
@@ -57,25 +54,12 @@ def _ingest(tree: Path, path: Path) -> tuple[float, int, float]:
     db = OUT / "arrival.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    env = {**os.environ, "TOUCHMETRICS_DATABASE_URL": f"sqlite:///{db}"}
-    env["PYTHONPATH"] = str(tree)  # before site-packages, where this tree is installed
-    base = [sys.executable, "-m", "collector.cli"]
+    env = {"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{db}"}
     config = ["--config", str(CONFIG)]
-    subprocess.run([*base, "db", "upgrade", *config], env=env, cwd=tree, check=True)
+    run_from(tree, ["db", "upgrade", *config], env)
     print(f"ingest {path.name} from {tree.name}", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    command = [*base, "ingest", *config, "--json", str(path)]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=tree, env=env)
-    memory = TreeMemory(proc.pid)
-    memory.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    memory.stop()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)} (from {tree})")
-    summary = json.loads(stdout)
-    return seconds, int(summary["accepted"]), max(usage.ru_maxrss / 1024, memory.peak_mib)
+    seconds, _cpu, peak, stdout = run_from(tree, ["ingest", *config, "--json", str(path)], env)
+    return seconds, int(json.loads(stdout)["accepted"]), peak
 
 
 if __name__ == "__main__":

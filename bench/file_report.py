@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import tarfile
-import time
 from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import CONFIG, OUT, REPO, TreeMemory, generated
+from measure import CONFIG, OUT, REPO, generated, run_from
 
 Figures = tuple[float, float, float, str]  # wall s, CPU s, peak RSS MiB, the report
 
@@ -83,25 +81,10 @@ def shuffled(path: Path) -> Path:
 
 
 def _report(tree: Path, path: Path) -> Figures:
-    """(wall seconds, CPU seconds, peak RSS MiB, the JSON report) of one run from ``tree``;
-    on a shared machine the CPU time moves less than the wall time."""
+    """(wall seconds, CPU seconds, peak RSS MiB, the JSON report) of one run from ``tree``."""
     print(f"report {path.name} from {tree.name}", file=sys.stderr, flush=True)
-    command = [sys.executable, "-m", "collector.cli", "report", "--config", str(CONFIG)]
-    command += ["--format", "json", str(path)]
-    env = {**os.environ, "TOUCHMETRICS_DATABASE_URL": f"sqlite:///{OUT / 'unused.db'}"}
-    env["PYTHONPATH"] = str(tree)  # before site-packages, where this tree is installed
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=tree, env=env)
-    memory = TreeMemory(proc.pid)
-    memory.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    memory.stop()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)} (from {tree})")
-    cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, max(usage.ru_maxrss / 1024, memory.peak_mib), stdout.decode()
+    args = ["report", "--config", str(CONFIG), "--format", "json", str(path)]
+    return run_from(tree, args, {"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{OUT / 'unused.db'}"})
 
 
 def _same(before: str, after: str) -> str:
