@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.batch import BatchResult, Checkpoint
-from collector.grouping import worth_grouping
 from collector.reading import Job, chunks, rare_collections
 from collector.rejections import ByRule
 from collector.schema import Validator
@@ -149,7 +148,7 @@ def ingest_file(
     size = store.settings.ingest_batch_size
     job = Job(
         validator, reader, path, source, offset, line, size, complete_only,
-        grouped=_worth_grouping(reader, path, saved, size) if grouped is None else grouped,
+        grouped=grouped,
         resumed=saved.grouped,
     )  # fmt: skip
     if read_ahead is None:
@@ -167,19 +166,6 @@ def ingest_file(
 
 def _worth_reading_ahead(path: Path, offset: int) -> bool:
     return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
-
-
-def _worth_grouping(reader: Reader, path: Path, saved: Checkpoint, batch_size: int) -> bool:
-    if saved.grouped is not None:
-        return True  # a pass under way goes on grouped
-    unread = path.stat().st_size - saved.offset
-    head = reader.records(path, saved.offset, saved.line)
-    try:
-        return worth_grouping(unread, batch_size, head)
-    finally:
-        close = getattr(head, "close", None)  # a generator holds its file open
-        if close is not None:
-            close()
 
 
 def _resume_point(store: Store, path: Path, source: str, key: str, *, restart: bool) -> Checkpoint:
