@@ -13,19 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import subprocess
 import sys
 import tarfile
-import time
 from io import BytesIO
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import CONFIG, OUT, REPO, TreeMemory, generated
+from measure import CONFIG, OUT, REPO, generated, run_from
 
 Figures = tuple[float, float, float, str]  # wall s, CPU s, peak RSS MiB, the report
 
@@ -36,10 +34,10 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--runs", type=int, default=1, help="runs of each (median shown)")
     args = parser.parse_args()
-    trees = {f"before ({args.before})": _exported(args.before), "after (this tree)": REPO}
+    trees = {f"before ({args.before})": exported(args.before), "after (this tree)": REPO}
     print(f"{'code':<24} {'input':<34} {'median s':>9} {'CPU s':>7} {'peak RSS MiB':>13}")
     for size in args.sizes:
-        for path in (generated(size), _shuffled(generated(size))):
+        for path in (generated(size), shuffled(generated(size))):
             runs: dict[str, list[Figures]] = {name: [] for name in trees}
             for _ in range(args.runs):  # alternated, so drift in the machine hits both
                 for name, tree in trees.items():
@@ -55,7 +53,7 @@ def main() -> None:
             print(f"  same report: {_same(*outputs)}")
 
 
-def _exported(revision: str) -> Path:
+def exported(revision: str) -> Path:
     commit = _git("rev-parse", revision).strip()
     tree = OUT / f"rev-{commit[:12]}"
     if not tree.exists():
@@ -72,7 +70,7 @@ def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout
 
 
-def _shuffled(path: Path) -> Path:
+def shuffled(path: Path) -> Path:
     """The same lines in a random (seeded) order: arrival order must not matter."""
     out = path.with_name(f"shuffled-{path.name}")
     if not out.exists():
@@ -83,25 +81,10 @@ def _shuffled(path: Path) -> Path:
 
 
 def _report(tree: Path, path: Path) -> Figures:
-    """(wall seconds, CPU seconds, peak RSS MiB, the JSON report) of one run from ``tree``;
-    on a shared machine the CPU time moves less than the wall time."""
+    """(wall seconds, CPU seconds, peak RSS MiB, the JSON report) of one run from ``tree``."""
     print(f"report {path.name} from {tree.name}", file=sys.stderr, flush=True)
-    command = [sys.executable, "-m", "collector.cli", "report", "--config", str(CONFIG)]
-    command += ["--format", "json", str(path)]
-    env = {**os.environ, "TOUCHMETRICS_DATABASE_URL": f"sqlite:///{OUT / 'unused.db'}"}
-    env["PYTHONPATH"] = str(tree)  # before site-packages, where this tree is installed
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, cwd=tree, env=env)
-    memory = TreeMemory(proc.pid)
-    memory.start()
-    stdout = proc.stdout.read() if proc.stdout else b""
-    memory.stop()
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(command)} (from {tree})")
-    cpu = usage.ru_utime + usage.ru_stime
-    return seconds, cpu, max(usage.ru_maxrss / 1024, memory.peak_mib), stdout.decode()
+    args = ["report", "--config", str(CONFIG), "--format", "json", str(path)]
+    return run_from(tree, args, {"TOUCHMETRICS_DATABASE_URL": f"sqlite:///{OUT / 'unused.db'}"})
 
 
 def _same(before: str, after: str) -> str:

@@ -64,12 +64,26 @@ def storable(text: str) -> str:
 
 
 @dataclass(slots=True)
+class GroupedPass:
+    """A grouped import under way (collector.grouping): the byte range it reads, and how
+    far its commits got. The checkpoint's offset stays at the range's start until the
+    last batch of the pass commits, so a re-run reads the same range into the same
+    buckets and skips the records already committed."""
+
+    end: int  # the offset after the pass's last record
+    end_line: int
+    buckets: int
+    bucket: int = 0  # the bucket being committed
+    done: int = 0  # records of that bucket committed
+
+
+@dataclass(slots=True)
 class Checkpoint:
     """How far a file has been read, committed with the batch that read it.
 
     One per file and way of reading it (``reader``: "jsonl", or a mapping's fingerprint);
     ``rejected`` counts the records its imports rejected, so that a resumed import still
-    knows the file had rejections."""
+    knows the file had rejections. ``grouped``: a pass by conversation is under way."""
 
     source: str
     fingerprint: str
@@ -77,6 +91,7 @@ class Checkpoint:
     line: int
     reader: str = "jsonl"
     rejected: int = 0
+    grouped: GroupedPass | None = None
 
 
 class Incoming(NamedTuple):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collector.batch import BatchResult
+from collector.batch import BatchResult, Checkpoint
 from collector.reading import Job, chunks, rare_collections
 from collector.rejections import ByRule
 from collector.schema import Validator
@@ -129,23 +129,27 @@ def ingest_file(
     complete_only: bool = False,
     read_ahead: bool | None = None,
     restart: bool = False,
+    grouped: bool | None = None,
 ) -> Summary:
     """Import one file from where the last import of it, read the same way, stopped.
 
     ``restart`` forgets that checkpoint and reads the file from its start (ids keep what
     was stored from being stored twice). ``read_ahead`` reads and prepares batches in a
     second process while this one writes; None decides by the file's unread size and the
-    number of cores.
+    number of cores. ``grouped`` commits the records grouped by conversation
+    (collector.grouping), so that a file in random order costs little more than one in
+    conversation order; None groups a file holding more than one batch.
     """
     source = str(path.resolve())
     summary = Summary(unit=reader.unit)
-    offset, line, summary.earlier_rejected = _resume_point(
-        store, path, source, reader.key, restart=restart
-    )
-    summary.resumed_after_line = line
+    saved = _resume_point(store, path, source, reader.key, restart=restart)
+    offset, line = saved.offset, saved.line
+    summary.resumed_after_line, summary.earlier_rejected = line, saved.rejected
+    size = store.settings.ingest_batch_size
     job = Job(
-        validator, reader, path, source, offset, line,
-        store.settings.ingest_batch_size, complete_only,
+        validator, reader, path, source, offset, line, size, complete_only,
+        grouped=grouped,
+        resumed=saved.grouped,
     )  # fmt: skip
     if read_ahead is None:
         read_ahead = _worth_reading_ahead(path, offset)
@@ -164,17 +168,18 @@ def _worth_reading_ahead(path: Path, offset: int) -> bool:
     return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
 
 
-def _resume_point(
-    store: Store, path: Path, source: str, key: str, *, restart: bool
-) -> tuple[int, int, int]:
-    """Where to read from (offset, line) and how many records earlier runs rejected."""
+def _resume_point(store: Store, path: Path, source: str, key: str, *, restart: bool) -> Checkpoint:
+    """Where to read from (offset, line, a grouped pass under way) and how many records
+    earlier runs rejected."""
     saved = store.checkpoint(source, key)
     if saved is None:
-        return 0, 0, 0
-    grown = path.stat().st_size >= saved.offset
-    if restart or not grown or fingerprint(path, saved.offset) != saved.fingerprint:
+        return Checkpoint(source, "", 0, 0, key)
+    # A grouped pass under way read its range to the end before committing anything.
+    read = saved.grouped.end if saved.grouped else saved.offset
+    grown = path.stat().st_size >= read
+    if restart or not grown or fingerprint(path, read) != saved.fingerprint:
         # Asked to, or another file under the same name: read it all; ids keep it
         # idempotent, and the count of rejections starts again with it.
         store.forget_checkpoint(source, key)
-        return 0, 0, 0
-    return saved.offset, saved.line, saved.rejected
+        return Checkpoint(source, "", 0, 0, key)
+    return saved

@@ -19,11 +19,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 
-from collector.batch import Batch, Checkpoint, add_record
+from collector.batch import Batch, Checkpoint, GroupedPass, add_record
 from collector.errors import InputError
+from collector.grouping import Range, grouped, worth_grouping
 from collector.ledger import IdLedger, add_checked
 from collector.prepare import Prepared, prepare
 from collector.schema import Validator
@@ -46,6 +48,8 @@ class Job:
     line: int
     batch_size: int
     complete_only: bool = False
+    grouped: bool | None = None  # by conversation (collector.grouping); None: if worth it
+    resumed: GroupedPass | None = None  # the grouped pass under way to go on with
 
 
 @dataclass(slots=True)
@@ -102,8 +106,21 @@ def batches(
 
 
 def _prepared(job: Job) -> Iterator[Chunk]:
-    records = job.reader.records(job.path, job.offset, job.line, complete_only=job.complete_only)
+    records: Iterable[Record] = job.reader.records(
+        job.path, job.offset, job.line, complete_only=job.complete_only
+    )
+    if job.grouped is None and job.resumed is None:
+        # Decided on the first batch of records, read once: no reader is opened twice.
+        head = list(islice(records, job.batch_size))
+        unread = job.path.stat().st_size - job.offset
+        job.grouped = worth_grouping(unread, job.batch_size, head)
+        records = chain(head, records)
     ledger = IdLedger(job.source) if job.reader.ledger else None
+    if job.grouped or job.resumed is not None:
+        span = Range(job.path, job.source, job.reader.key, job.offset, job.line, job.resumed)
+        for cut in grouped(span, records, job.validator, job.batch_size, ledger):
+            yield Chunk(prepare(cut.batch), cut.records, cut.end, cut.skipped)
+        return
     for filled in batches(records, job.validator, job.source, job.batch_size, ledger):
         last, batch = filled.last, filled.batch
         mark = fingerprint(job.path, last.end)

@@ -37,7 +37,15 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import tables as t
 from collector.advance import bring_up_to_date
-from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
+from collector.batch import (
+    CONFLICT,
+    Batch,
+    BatchResult,
+    Checkpoint,
+    GroupedPass,
+    Rejection,
+    position,
+)
 from collector.connect import CHUNK, driver_insert, placeholder
 from collector.connect import chunks as _chunks
 from collector.deadlines import unhurried
@@ -357,11 +365,17 @@ class Store:
     def _save_checkpoint(self, conn: Any, cp: Checkpoint, at: int, rejected: int) -> None:
         """Move the file's checkpoint on, and add the batch's rejections to its count."""
         ins = self._insert(t.imports)
+        g = cp.grouped
         values = {
             "fingerprint": cp.fingerprint,
             "offset": cp.offset,
             "line": cp.line,
             "updated_at": at,
+            "pass_end": g and g.end,
+            "pass_end_line": g and g.end_line,
+            "pass_buckets": g and g.buckets,
+            "pass_bucket": g and g.bucket,
+            "pass_done": g and g.done,
         }
         conn.execute(
             ins.values(
@@ -389,7 +403,14 @@ class Store:
             ).first()
         if row is None:
             return None
-        return Checkpoint(source, row.fingerprint, row.offset, row.line, reader, row.rejected)
+        grouped = None
+        if row.pass_end is not None:
+            grouped = GroupedPass(
+                row.pass_end, row.pass_end_line, row.pass_buckets, row.pass_bucket, row.pass_done
+            )
+        return Checkpoint(
+            source, row.fingerprint, row.offset, row.line, reader, row.rejected, grouped
+        )
 
     def forget_checkpoint(self, source: str, reader: str) -> None:
         """Drop a file's checkpoint, so its next import reads it from the start."""

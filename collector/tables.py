@@ -154,6 +154,12 @@ imports = Table(
     Column("updated_at", BigInteger, nullable=False),
     Column("reader", String(64), primary_key=True),
     Column("rejected", BigInteger, nullable=False),
+    # A grouped import under way (collector.batch.GroupedPass); all NULL when none is.
+    Column("pass_end", BigInteger),
+    Column("pass_end_line", BigInteger),
+    Column("pass_buckets", Integer),
+    Column("pass_bucket", Integer),
+    Column("pass_done", BigInteger),
 )
 
 meta = Table(

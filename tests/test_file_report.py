@@ -8,10 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from collector import offline
+from collector import buckets, offline
 from collector.batch import CONFLICT
 from collector.demo import DemoSpec, generate
-from collector.offline import FileLog
+from collector.offline import FileLog, read_files
 from collector.schema import Validator
 from collector.settings import parse_settings
 from collector.sources.jsonl import JsonLinesReader
@@ -43,7 +43,8 @@ def messy_log(tmp_path: Path) -> Path:
 @pytest.fixture
 def small_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
     """Buckets that write to their temporary files after a few events, as at 1M."""
-    monkeypatch.setattr(offline, "SPILL_AT", 8)
+    monkeypatch.setattr(buckets, "SPILL_AT", 8)
+    monkeypatch.setattr(offline, "IN_MEMORY_BYTES", 0)
 
 
 @pytest.mark.usefixtures("small_buckets")
@@ -76,6 +77,18 @@ def test_reading_a_file_keeps_at_most_a_buffer_per_bucket_in_memory(messy_log):
     log = FileLog(Validator(parse_settings({"channels": CHANNELS})))
     log.read(JsonLinesReader(), messy_log)
     in_memory = sum(len(bucket.pending) for bucket in log.buckets)
-    assert log.summary.accepted > offline.BUCKETS * offline.SPILL_AT >= in_memory
+    assert log.summary.accepted > offline.BUCKETS * buckets.SPILL_AT >= in_memory
     assert sum(1 for _ in log.facts()) == sum(1 for _ in log.facts())  # read again from disk
     log.close()
+
+
+def test_a_small_input_is_read_in_memory_into_the_facts_a_spilled_one_gives(messy_log, monkeypatch):
+    validator = Validator(parse_settings({"channels": CHANNELS}))
+    with read_files(validator, [(JsonLinesReader(), messy_log)]) as in_memory:
+        assert not in_memory.buckets  # no bucket, no temporary file
+        held = sorted(in_memory.facts(), key=repr), in_memory.summary.as_dict()
+    monkeypatch.setattr(buckets, "SPILL_AT", 8)
+    monkeypatch.setattr(offline, "IN_MEMORY_BYTES", 0)
+    with read_files(validator, [(JsonLinesReader(), messy_log)]) as spilled:
+        assert any(bucket.file for bucket in spilled.buckets)
+        assert (sorted(spilled.facts(), key=repr), spilled.summary.as_dict()) == held

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 import yaml
-from sqlalchemy import delete, select
 
-from collector import tables as t
 from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
 from collector.errors import InputError
@@ -33,6 +27,7 @@ from collector.sources.csvmap import MappedCsvReader
 from collector.sources.jsonl import JsonLinesReader
 from collector.store import Store
 from tests.conftest import CHANNELS, REPO
+from tests.stores import emptied, store_contents, write_messy_log
 
 BATCH = 40  # records per batch: the log below spans about a hundred batches
 
@@ -51,31 +46,17 @@ def small_batch_store(small_batches: Any) -> Any:
 
 @pytest.fixture
 def messy_log(tmp_path: Path) -> Path:
-    """A demo log with what real logs have: repeats, a conflict, late events out of order
-    (so conversations span batches), and records that fail validation."""
-    lines = list(generate(DemoSpec(seed=7), conversations=500))
-    rng = random.Random(7)
-    late = [lines.pop(rng.randrange(len(lines))) for _ in range(150)]
-    lines.extend(late)  # late arrivals for conversations written batches earlier
-    lines.extend(rng.sample(lines, 60))  # repeats, some within a batch, most across
-    conflicting = orjson.loads(lines[10])
-    conflicting["timestamp"] = "2026-11-01T23:59:59Z"
-    lines.insert(500, orjson.dumps(conflicting).decode() + "\n")
-    lines.insert(700, '{"type": "message", "conversation_id": "x"\n')  # not JSON
-    lines.insert(900, '{"type": "tweet", "conversation_id": "x"}\n')  # no such type
-    path = tmp_path / "messy.jsonl"
-    path.write_text("".join(lines))
-    return path
+    return write_messy_log(tmp_path / "messy.jsonl")
 
 
 def test_it_stores_exactly_what_an_import_in_one_process_stores(small_batch_store, messy_log):
     here = _import(small_batch_store, messy_log, ahead=False)
-    stored_here = _contents(small_batch_store)
-    with _emptied(small_batch_store) as store:
+    stored_here = store_contents(small_batch_store)
+    with emptied(small_batch_store) as store:
         ahead = _import(store, messy_log, ahead=True)
         assert ahead.as_dict() == here.as_dict()
         assert ahead.duplicates >= 60 and ahead.rejected == 3  # the log's repeats, bad lines
-        assert _contents(store) == stored_here
+        assert store_contents(store) == stored_here
 
 
 def test_it_resumes_after_the_reading_process_is_killed(small_batch_store, messy_log):
@@ -91,10 +72,10 @@ def test_it_resumes_after_the_reading_process_is_killed(small_batch_store, messy
     first = small_batch_store.checkpoint(str(messy_log.resolve()))
     assert first is not None and 0 < first.offset < messy_log.stat().st_size
     _import(small_batch_store, messy_log, ahead=True)
-    resumed = _contents(small_batch_store)
-    with _emptied(small_batch_store) as store:
+    resumed = store_contents(small_batch_store)
+    with emptied(small_batch_store) as store:
         _import(store, messy_log, ahead=False)
-        assert resumed == _contents(store)
+        assert resumed == store_contents(store)
 
 
 def test_it_stops_the_reading_process_when_the_import_is_interrupted(small_batch_store, messy_log):
@@ -157,23 +138,6 @@ def _import(store: Store, path: Path, *, ahead: bool, progress: Any = None) -> S
     return ingest_file(store, validator, reader, path, read_ahead=ahead, progress=progress)
 
 
-def _contents(store: Store) -> dict[str, Any]:
-    """Every table's rows, less what differs between two imports of the same records:
-    arrival times and generated ids."""
-    ignore = {"received_at", "updated_at"}
-    contents: dict[str, Any] = {}
-    with store.engine.connect() as conn:
-        for table in (t.events, t.conversations, t.facts, t.channels, t.quarantine, t.imports):
-            columns = [c for c in table.columns if c.name not in ignore and c.name != "id"]
-            if table is not t.facts and "id" in table.c and table is not t.quarantine:
-                columns.insert(0, table.c.id)
-            contents[table.name] = sorted(map(tuple, conn.execute(select(*columns))), key=repr)
-    contents["rollups"] = {
-        key: round(value, 6) for key, value in store.totals().items()
-    }  # sums of floats added in another order differ in the last bits
-    return contents
-
-
 def _children(pid: int) -> list[int]:
     tasks = Path(f"/proc/{pid}/task").glob("*/children")
     return [int(child) for task in tasks for child in task.read_text().split()]
@@ -193,15 +157,3 @@ def _wait_for(check: Any, what: str, seconds: float = 30) -> Any:
         assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
         time.sleep(0.05)
     return found
-
-
-@contextmanager
-def _emptied(store: Store) -> Iterator[Store]:
-    """The same database with every row deleted, in a new Store (a Store caches channels)."""
-    with store.engine.begin() as conn:
-        for table in (t.events, t.conversations, t.facts, t.channels, t.quarantine):
-            conn.execute(delete(table))
-        conn.execute(delete(t.rollups))
-        conn.execute(delete(t.imports))
-    with Store(make_engine(store.settings.database_url), store.settings) as fresh:
-        yield fresh
