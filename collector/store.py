@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from collector import bulk
 from collector import tables as t
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
 from collector.connect import driver_insert, placeholder
@@ -187,14 +188,11 @@ class Store:
         if not p.rows:
             return _Kept([], [], None)
         if not self.sqlite:
-            seen = self._stored(conn, p.rows)
-            kept, _dropped = self._sorted_out(p, seen, result)
-            # An id another writer inserts after the look-up makes this insert wait for that
-            # writer's commit, then skip the row. Ids in order: no two inserts wait in a circle.
-            if kept.rows:
-                inserted = conn.exec_driver_sql(self._insert_new_events_sql, kept.rows).rowcount
-                if inserted != len(kept.rows):
-                    raise _Raced
+            # Insert first: the ids returned are new, and only the others can be stored
+            # ones, whether before this batch or by a writer that committed meanwhile.
+            new = bulk.insert_new(conn, t.events, p.rows)
+            stale = [row for row in p.rows if row[0] not in new]
+            seen = self._stored(conn, stale) if stale else {}
         else:
             # SQLite writers take turns, so rows above the highest rowid before the insert
             # are this batch's: one look up per batch replaces one per event in the usual
@@ -204,10 +202,10 @@ class Store:
             seen = {}
             if inserted != len(p.rows):
                 seen = self._stored(conn, p.rows, f"rowid <= {int(before)}")
-            kept, dropped = self._sorted_out(p, seen, result)
-            for chunk in _chunks(dropped, CHUNK):
-                # Inserted above, then turned away with the rest of their record.
-                conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
+        kept, dropped = self._sorted_out(p, seen, result)
+        for chunk in _chunks(dropped, CHUNK):
+            # Inserted above, then turned away with the rest of their record.
+            conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
         self._judge_repeats(p, seen, result)
         return kept
 
@@ -273,8 +271,14 @@ class Store:
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
-            conn.exec_driver_sql(self._insert_facts, facts)
+            self._insert_fact_rows(conn, facts)
         return cells
+
+    def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
+        if self.sqlite:
+            conn.exec_driver_sql(self._insert_facts, facts)
+        else:
+            bulk.copy_rows(conn, t.facts, FACT_COLUMNS, facts)
 
     def _replay_stored(
         self,
@@ -302,6 +306,8 @@ class Store:
 
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
+        if not self.sqlite:
+            return bulk.insert_new(conn, t.conversations, rows)
         inserted: set[str] = set()
         for chunk in _chunks(rows, _CONVERSATIONS_PER_INSERT):
             statement = self._conversation_inserts.get(len(chunk))
