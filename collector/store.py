@@ -134,19 +134,14 @@ class Store:
         return result
 
     def _commit(self, prepared: Prepared) -> BatchResult:
-        """Write in one transaction; go again when another writer stored some of the same
-        ids meanwhile, so that they count as duplicates (or conflicts) this time."""
-        for _attempt in range(_ATTEMPTS):
-            registered: set[str] = set()
-            try:
-                with self.engine.begin() as conn:
-                    result = self._write(conn, prepared, registered)
-            except _Raced:
-                continue
-            # Only once committed: a rolled-back registration must be tried again.
-            self._known_channels |= registered
-            return result
-        raise StoreError(f"other writers kept storing the same event ids; tried {_ATTEMPTS} times")
+        """Write in one transaction. An id another writer stores meanwhile needs no second
+        go: the insert waits for that writer's commit and counts the id as stored."""
+        registered: set[str] = set()
+        with self.engine.begin() as conn:
+            result = self._write(conn, prepared, registered)
+        # Only once committed: a rolled-back registration must be tried again.
+        self._known_channels |= registered
+        return result
 
     def _analyze(self) -> None:
         # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
@@ -561,11 +556,6 @@ _APPLIED_COLUMNS = (
 )
 
 
-class _Raced(Exception):
-    """Another writer committed some of this batch's new ids first; write it again."""
-
-
-_ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
