@@ -25,7 +25,7 @@ from sqlalchemy import Connection, Table
 from collector.errors import StoreError, driver_message
 
 Row = tuple[Any, ...]
-STAGING = "staging_{table}"  # a temporary table per table staged, dropped at commit
+STAGING = "staging_{table}"  # a temporary table per table staged, emptied at commit
 
 
 def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
@@ -49,20 +49,23 @@ def insert_new(conn: Connection, table: Table, rows: Sequence[Row]) -> set[str]:
     staging = sql.Identifier(STAGING.format(table=table.name))
     target = sql.Identifier(table.name)
     with _driver(conn) as driver, driver.cursor() as cursor:
-        # ON COMMIT DROP: a rolled-back batch leaves nothing behind either, and no session
-        # keeps a table that its next transaction might not expect.
-        cursor.execute(
-            sql.SQL("CREATE TEMPORARY TABLE {} (LIKE {}) ON COMMIT DROP").format(staging, target)
-        )
-        _copy(cursor, staging, names, rows)
+        # Kept for the session and emptied at each commit, in place: a table made and
+        # dropped per batch costs catalog writes, which small batches (HTTP) would feel.
         cursor.execute(
             sql.SQL(
-                'INSERT INTO {target} SELECT * FROM {staging} ORDER BY {key} COLLATE "C"'
+                "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
+            ).format(staging, target)
+        )
+        _copy(cursor, staging, names, rows)
+        # Emptied as it is read, so a second call in one transaction starts from nothing.
+        cursor.execute(
+            sql.SQL(
+                "WITH moved AS (DELETE FROM {staging} RETURNING *)"
+                ' INSERT INTO {target} SELECT * FROM moved ORDER BY {key} COLLATE "C"'
                 " ON CONFLICT ({key}) DO NOTHING RETURNING {key}"
             ).format(target=target, staging=staging, key=key)
         )
         inserted = {row[0] for row in cursor.fetchall()}
-        cursor.execute(sql.SQL("DROP TABLE {}").format(staging))
     return inserted
 
 
