@@ -135,7 +135,7 @@ class Settings(BaseModel):
         ge=1,
         le=100_000,
         description="Records committed per transaction on import; unset: 5000 on SQLite, "
-        "20000 on PostgreSQL (where a batch's fixed costs, round trips to the server, weigh more).",
+        "10000 on PostgreSQL (where a batch's fixed costs, round trips to the server, weigh more).",
     )
     response_buckets: tuple[float, ...] = Field(
         DEFAULT_RESPONSE_BUCKETS,
