@@ -13,13 +13,12 @@ issue's target: 40,000 events/s).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import CONFIG, OUT, Run, generated, line_count, run
+from measure import OUT, Run, generated, ingest_into, line_count
 from service import postgres_database
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -46,14 +45,7 @@ def main() -> None:
 
 def one_import(source: Path, server: str) -> Run:
     with postgres_database(server, "tm_pg_ingest") as url:
-        env = {"TOUCHMETRICS_DATABASE_URL": url}
-        run(["db", "upgrade", "--config", str(CONFIG)], env)
-        print(f"ingest {source.name}", file=sys.stderr, flush=True)
-        done = run(["ingest", "--config", str(CONFIG), "--json", str(source)], env)
-    summary = json.loads(done.stdout)
-    if summary["accepted"] != summary["records"]:
-        raise SystemExit(f"unexpected ingest summary: {summary}")
-    return done
+        return ingest_into(source, url)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import CONFIG, OUT, Figures, Run, generated, line_count, run
+from measure import CONFIG, OUT, Figures, Run, generated, ingest_into, line_count, run
 from service import postgres_database
 
 SCENARIOS = ["ingest", "report"]
@@ -74,7 +74,7 @@ def _ingest_sqlite(path: Path) -> Run:
     db = OUT / "ingest.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return _ingest(path, f"sqlite:///{db}")
+    return ingest_into(path, f"sqlite:///{db}")
 
 
 def _ingest_postgres(path: Path, url: str) -> Run:
@@ -84,18 +84,7 @@ def _ingest_postgres(path: Path, url: str) -> Run:
     with engine.begin() as conn:  # a fresh schema for each run
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
-    return _ingest(path, url)
-
-
-def _ingest(path: Path, url: str) -> Run:
-    env = {"TOUCHMETRICS_DATABASE_URL": url}
-    run(["db", "upgrade", "--config", str(CONFIG)], env)
-    print(f"ingest {path.name} -> {url.split('://')[0]}", file=sys.stderr, flush=True)
-    result = run(["ingest", "--config", str(CONFIG), "--json", str(path)], env)
-    summary = json.loads(result.stdout)
-    if summary["accepted"] != summary["records"]:
-        raise SystemExit(f"unexpected ingest summary: {summary}")
-    return result
+    return ingest_into(path, url)
 
 
 def _report_file(path: Path) -> Run:
