@@ -3,7 +3,7 @@ inserts."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any
 
@@ -145,3 +145,12 @@ def driver_insert(
 
 def placeholder(engine: Engine) -> str:
     return {"qmark": "?", "format": "%s", "pyformat": "%s"}[engine.dialect.paramstyle]
+
+
+CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """``items`` in consecutive slices of ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

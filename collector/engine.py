@@ -1,12 +1,16 @@
 """The conversation state machine of DESIGN section 3: events in, facts out.
 
 A conversation's facts are a pure function of the set of its events, applied in the
-order (timestamp, type rank, id). Replaying the whole conversation whenever an event
-arrives is what makes late, shuffled and repeated arrival give the in-order result.
+order (timestamp, type rank, id). ``Machine`` holds where a conversation stands after the
+events applied so far; an event sorting after them continues from there, and any other
+(late) event means replaying the conversation, which is what makes late, shuffled and
+repeated arrival give the in-order result. ``replay`` is a fresh machine fed in order:
+the rules exist once.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -26,7 +30,8 @@ CSAT = "csat"  # value: score on 1..5, flag: 1 when satisfied
 REOPEN = "reopen"
 ANOMALY = "anomaly"  # label: the reason
 # Not an engine fact: the store keeps, per conversation and channel, the latest event
-# credited to the channel, under this kind in the facts table (see Replay.latest).
+# credited to the channel (see Replay.latest), in the table last_events. The facts table
+# held these under this kind until migration 0007.
 LAST_EVENT = "last_event"
 
 
@@ -66,7 +71,7 @@ class Applied(Protocol):
 
 @dataclass(slots=True)
 class Replay:
-    """Facts and the topic of one conversation."""
+    """Facts and the topic of one conversation, and the machine that produced them."""
 
     facts: list[Fact] = field(default_factory=list)
     topic: str | None = None
@@ -77,6 +82,7 @@ class Replay:
     channel: str | None = None  # current segment's channel, or the last one once ended
     active: bool = False
     started_at: int | None = None
+    machine: Machine | None = None
 
 
 @dataclass(slots=True)
@@ -89,36 +95,105 @@ class _State:
     waiting_since: int | None = None
 
 
+Key = tuple[int, int, str]  # the order events are applied in: (ts, TYPE_ORDER rank, id)
+
+
+def sort_key(event: Applied) -> Key:
+    return (event.ts, TYPE_ORDER[event.type], event.id)
+
+
 def applied_order(events: Iterable[Applied]) -> list[Applied]:
     """Events sorted as the engine applies them."""
-    return sorted(events, key=lambda e: (e.ts, TYPE_ORDER[e.type], e.id))
+    return sorted(events, key=sort_key)
 
 
-def replay(events: Iterable[Applied]) -> Replay:
-    """Apply one conversation's events in order and return its facts."""
-    out = Replay()
-    state = _State()
-    latest_csat: Fact | None = None
-    for event in applied_order(events):
+@dataclass(slots=True)
+class Machine:
+    """One conversation's place in the state machine, resumable: applying the events that
+    sort after ``last`` continues exactly where a replay of the earlier ones stopped."""
+
+    state: _State = field(default_factory=_State)
+    topic: str | None = None
+    csat: Fact | None = None  # the latest rating's fact: a conversation counts one
+    started_at: int | None = None
+    last: Key | None = None  # the key of the last event applied
+    # The latest event per channel among those this machine applied (not persisted: the
+    # store keeps each channel's latest and raises it with these).
+    latest: dict[str, int] = field(default_factory=dict)
+
+    def apply(self, event: Applied) -> list[Fact]:
+        """Apply one event that sorts after every one applied so far; return its new facts
+        (a rating only replaces ``csat``)."""
+        key = sort_key(event)
+        assert self.last is None or key > self.last, (key, self.last)
+        self.last = key
+        facts: list[Fact] = []
+        state = self.state
         if event.topic is not None:
-            out.topic = event.topic
-        if state.started or _start(state, event, out.facts):
+            self.topic = event.topic
+        if state.started or _start(state, event, facts):
             if event.type == "csat":
                 assert event.score is not None
-                latest_csat = Fact(
+                self.csat = Fact(
                     CSAT, state.channel, event.ts, rescaled(event.score, event.scale),
                     int(satisfied(event.score, event.scale)),
                 )  # fmt: skip
             else:
-                _apply(state, event, out.facts)
+                _apply(state, event, facts)
+        if self.started_at is None and facts and facts[0].kind == STARTED:
+            self.started_at = facts[0].at
         if state.channel is not None:
             # Applied in time order, so the last event credited to a channel is its latest.
-            out.latest[state.channel] = event.ts
-    if latest_csat is not None:
-        out.facts.append(latest_csat)
-    out.channel, out.active = state.channel, state.active
-    out.started_at = next((f.at for f in out.facts if f.kind == STARTED), None)
-    return out
+            self.latest[state.channel] = event.ts
+        return facts
+
+    def dump(self) -> str:
+        """The machine as text to store with the conversation, without ``latest`` and the
+        topic (the conversations row holds it once; a topic may be long)."""
+        s = self.state
+        csat = None if self.csat is None else list(self.csat[1:5])
+        return json.dumps(
+            [_FORMAT, s.channel, s.active, s.started, s.segment_answered, s.cycle_start,
+             s.waiting_since, csat, self.started_at,
+             None if self.last is None else list(self.last)],
+            separators=(",", ":"),
+        )  # fmt: skip
+
+    @classmethod
+    def load(cls, text: str | None, topic: str | None) -> Machine | None:
+        """A machine from ``dump``'s text and the topic; None when there is no text or it is
+        of another format."""
+        if text is None:
+            return None
+        fields = json.loads(text)
+        if fields[0] != _FORMAT:
+            return None
+        _, channel, active, started, answered, cycle_start, waiting, csat, at, last = fields
+        return cls(
+            _State(channel, active, started, answered, cycle_start, waiting),
+            topic,
+            None if csat is None else Fact(CSAT, *csat),
+            at,
+            None if last is None else (last[0], last[1], last[2]),
+        )
+
+
+# Stored machines of another format are replayed (and rewritten) on their next event.
+_FORMAT = 1
+
+
+def replay(events: Iterable[Applied]) -> Replay:
+    """Apply one conversation's events in order and return its facts."""
+    machine = Machine()
+    facts: list[Fact] = []
+    for event in applied_order(events):
+        facts += machine.apply(event)
+    if machine.csat is not None:
+        facts.append(machine.csat)
+    s = machine.state
+    return Replay(
+        facts, machine.topic, machine.latest, s.channel, s.active, machine.started_at, machine
+    )
 
 
 def _start(state: _State, event: Applied, facts: list[Fact]) -> bool:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.batch import Batch, Checkpoint, Incoming, Rejection, now_us
-from collector.engine import LAST_EVENT, Fact, Replay, replay
+from collector.engine import Fact, Replay, replay
 from collector.schema import Event
 
 Row = tuple[Any, ...]
@@ -36,6 +36,7 @@ class Prepared:
     repeats: list[tuple[str, int, str, str]] = field(default_factory=list)
     conversations: list[Row] = field(default_factory=list)  # conversations rows, in id order
     facts: list[Row] = field(default_factory=list)  # facts rows of those conversations
+    latest: list[Row] = field(default_factory=list)  # their last_events rows
     channels: dict[str, tuple[str | None, int]] = field(default_factory=dict)  # kind, first
     checkpoint: Checkpoint | None = None
     received: int = 0  # microseconds since the epoch, in every events row
@@ -63,6 +64,7 @@ def prepare(batch: Batch, received: int | None = None) -> Prepared:
         result = replay(events)
         out.conversations.append(conversation_row(cid, result, events))
         out.facts.extend(fact_rows(cid, result))
+        out.latest.extend(latest_rows(cid, result.latest))
     return out
 
 
@@ -83,17 +85,25 @@ def _first_of_each_id(batch: Batch, out: Prepared) -> list[Incoming]:
 
 
 def conversation_row(cid: str, result: Replay, events: Sequence[Any]) -> Row:
-    """A conversations row: id, channel, active, topic, started_at, last_event_at, events."""
+    """A conversations row: id, channel, active, topic, started_at, last_event_at, events,
+    state."""
     last = max(e.ts for e in events)
-    return (cid, result.channel, result.active, result.topic, result.started_at, last, len(events))
+    assert result.machine is not None
+    return (
+        cid, result.channel, result.active, result.topic, result.started_at, last, len(events),
+        result.machine.dump(),
+    )  # fmt: skip
 
 
 def fact_rows(cid: str, result: Replay) -> list[Row]:
-    """Facts rows: the conversation, then engine.Fact's fields; then a LAST_EVENT row per
-    channel the conversation was in. The topic stays in the conversations row alone."""
-    rows: list[Row] = [(cid, *fact) for fact in result.facts]
-    rows += [(cid, LAST_EVENT, ch, ts, None, None, None) for ch, ts in result.latest.items()]
-    return rows
+    """Facts rows: the conversation, then engine.Fact's fields. The topic stays in the
+    conversations row alone."""
+    return [(cid, *fact) for fact in result.facts]
+
+
+def latest_rows(cid: str, latest: dict[str, int]) -> list[Row]:
+    """last_events rows: the conversation, a channel, its latest event there."""
+    return [(cid, channel, at) for channel, at in latest.items()]
 
 
 def first_kinds(events: Iterable[Event]) -> dict[str, tuple[str | None, int]]:

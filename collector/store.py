@@ -1,19 +1,23 @@
 """The database: the single source of truth every process reads from.
 
 ``Store.write_batch`` is the one way events get in. In one transaction it drops what was
-seen before, keeps the rest, replays every conversation the batch touched, swaps that
-conversation's facts and moves the all-time totals by the difference.
+seen before, keeps the rest, and brings every conversation the batch touched up to date:
+a new one from the batch alone, a stored one by applying the events to its saved state
+(collector.advance), or, for a late event, by replaying it from all its stored events and
+swapping its facts; the all-time totals move by the difference.
 
 Concurrent writers on PostgreSQL lock rows in one order, so none waits for another in a
-circle (a deadlock): events by id, then channels by name, conversations by id and the
-totals by cell. Each step sorts its rows; a new step that writes shared rows must sort
-them too and keep its place in this order.
+circle (a deadlock): events by id, then channels by name, conversations by id (a stored
+conversation's row is locked before its state is read, so the second of two writers
+reads what the first committed), then the rows of those conversations alone (facts,
+last_events), and the totals by cell. Each step sorts its rows; a new step that writes
+shared rows must sort them too and keep its place in this order.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,13 +25,11 @@ from typing import Any
 from sqlalchemy import (
     Engine,
     Table,
-    bindparam,
     delete,
     func,
     null,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -35,26 +37,19 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from collector import bulk
 from collector import tables as t
+from collector.advance import bring_up_to_date
 from collector.batch import CONFLICT, Batch, BatchResult, Checkpoint, Rejection, position
-from collector.connect import driver_insert, placeholder
+from collector.connect import CHUNK, driver_insert, placeholder
+from collector.connect import chunks as _chunks
 from collector.deadlines import unhurried
-from collector.engine import ENTERED, LAST_EVENT, SEGMENT, Replay, replay
+from collector.engine import ENTERED, LAST_EVENT, SEGMENT
 from collector.errors import StoreError, driver_message
-from collector.prepare import (
-    FACT_COLUMNS,
-    Prepared,
-    Row,
-    conversation_row,
-    fact_rows,
-    kept_channels,
-    prepare,
-)
+from collector.prepare import FACT_COLUMNS, Prepared, Row, kept_channels, prepare
 from collector.rollup import GAUGES, Cell, Layout, SlotCell, contributions
 from collector.schema import Event
 from collector.settings import Settings
 from collector.sortout import sort_out
 
-CHUNK = 900  # ids per IN (...) clause, under every backend's parameter limit
 _HASH = Event._fields.index("content_hash")  # where an events row holds its content hash
 EVENTS_CELL = ""  # the channel of store-wide series
 
@@ -86,6 +81,13 @@ class Store:
             engine, t.events, suffix=" ON CONFLICT (id) DO NOTHING"
         )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
+        # Raised, never lowered: a replayed conversation's rows are deleted first.
+        self._raise_latest_sql = driver_insert(
+            engine,
+            t.last_events,
+            suffix=" ON CONFLICT (conversation_id, channel) DO UPDATE SET at = CASE"
+            " WHEN excluded.at > last_events.at THEN excluded.at ELSE last_events.at END",
+        )
         # SET reads the row as it was before this statement: value there is the old total.
         self._add_totals_sql = driver_insert(
             engine,
@@ -244,11 +246,12 @@ class Store:
     def _derive(
         self, conn: Any, p: Prepared, kept: _Kept, hours: Counter[SlotCell]
     ) -> Counter[Cell]:
-        """Store the prepared conversations that are new; replay the others from the store.
-        Returns the change in totals; adds the change in hourly totals to ``hours``.
+        """Store the prepared conversations that are new; bring the others up to date from
+        the store. Returns the change in totals; adds the change in hourly totals to
+        ``hours``.
 
         A prepared conversation counts every event of the batch, so one holding an event
-        the store turned away is replayed from its stored events like an old one."""
+        the store turned away is replayed from its stored events like a late one."""
         rows = p.conversations
         if kept.refused is not None:
             touched = {row[1] for row in kept.rows}
@@ -256,17 +259,29 @@ class Store:
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
         if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
-            facts = p.facts
+            facts, latest = p.facts, p.latest
         else:
             usable = inserted - (kept.refused or set())
             facts = [row for row in p.facts if row[0] in usable]
-            replayed = sorted(row[0] for row in rows if row[0] not in usable)
-            if replayed:
-                self._replay_stored(conn, replayed, facts, cells, hours)
+            latest = [row for row in p.latest if row[0] in usable]
+            stored = sorted(row[0] for row in rows if row[0] not in usable)
+            if stored:
+                done = bring_up_to_date(
+                    conn,
+                    stored,
+                    (kept.rows, kept.refused or set()),
+                    self.layout,
+                    (cells, hours),
+                    lock=not self.sqlite,  # SQLite writers already take turns
+                )
+                facts += done.facts
+                latest += done.latest
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
             self._insert_fact_rows(conn, facts)
+        if latest:
+            conn.exec_driver_sql(self._raise_latest_sql, sorted(latest))
         return cells
 
     def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
@@ -274,30 +289,6 @@ class Store:
             conn.exec_driver_sql(self._insert_facts, facts)
         else:
             bulk.copy_rows(conn, t.facts, FACT_COLUMNS, facts)
-
-    def _replay_stored(
-        self,
-        conn: Any,
-        ids: list[str],
-        facts: list[Row],
-        cells: Counter[Cell],
-        hours: Counter[SlotCell],
-    ) -> None:
-        """Replay conversations that were already stored, from all their stored events: swap
-        their facts (adding the new ones to ``facts``) and take the old ones from the totals."""
-        self._lock_conversations(conn, ids)
-        old = self._load_facts(conn, ids)
-        cells.update(contributions(old, self.layout, sign=-1, slots=hours))
-        for chunk in _chunks(ids, CHUNK):
-            conn.execute(delete(t.facts).where(t.facts.c.conversation_id.in_(chunk)))
-        stored = self._load_events(conn, ids)
-        replays = {cid: replay(stored[cid]) for cid in ids}
-        conn.execute(
-            update(t.conversations).where(t.conversations.c.id == bindparam("b_id")),
-            [_conversation_update(cid, replays[cid], stored[cid]) for cid in ids],
-        )
-        for cid, result in replays.items():
-            facts.extend(fact_rows(cid, result))
 
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
@@ -313,35 +304,6 @@ class Store:
             flat = tuple(value for row in chunk for value in row)
             inserted.update(r[0] for r in conn.exec_driver_sql(statement, flat))
         return inserted
-
-    def _lock_conversations(self, conn: Any, ids: list[str]) -> None:
-        # Two writers touching one conversation must replay it one after the other.
-        if self.sqlite:
-            return  # BEGIN IMMEDIATE already serialises writers
-        for chunk in _chunks(ids, CHUNK):
-            conn.execute(
-                select(t.conversations.c.id)
-                .where(t.conversations.c.id.in_(chunk))
-                # Code point order, as Python sorts them everywhere else.
-                .order_by(t.conversations.c.id.collate("C"))
-                .with_for_update()
-            ).all()
-
-    def _load_events(self, conn: Any, ids: list[str]) -> dict[str, list[Any]]:
-        found: dict[str, list[Any]] = defaultdict(list)
-        columns = [t.events.c[name] for name in _APPLIED_COLUMNS]
-        for chunk in _chunks(ids, CHUNK):
-            for row in conn.execute(select(*columns).where(t.events.c.conversation_id.in_(chunk))):
-                found[row.conversation_id].append(row)
-        return found
-
-    def _load_facts(self, conn: Any, ids: list[str]) -> list[tuple[Any, ...]]:
-        columns = [t.facts.c[name] for name in FACT_COLUMNS]
-        found: list[tuple[Any, ...]] = []
-        for chunk in _chunks(ids, CHUNK):
-            query = select(*columns).where(t.facts.c.conversation_id.in_(chunk))
-            found.extend(tuple(row) for row in conn.execute(query))
-        return found
 
     def _register_channels(self, conn: Any, named: dict[str, tuple[str | None, int]]) -> list[str]:
         """Remember the first kind seen for each channel (declared ones keep their own);
@@ -484,9 +446,8 @@ class Store:
         asked): each total's high-water mark by (channel, series, label); every known
         channel's kind (as channel_kinds); and each channel's latest event in Unix seconds."""
         latest = (
-            select(func.max(t.facts.c.at))
-            .where(text(t.LAST_EVENT_ONLY))  # as written in the partial index, to use it
-            .where(t.facts.c.channel == t.channels.c.name)
+            select(func.max(t.last_events.c.at))
+            .where(t.last_events.c.channel == t.channels.c.name)
             .scalar_subquery()
         )
         r = t.rollups.c
@@ -542,36 +503,13 @@ class Store:
             return list(conn.execute(query))
 
 
-_APPLIED_COLUMNS = (
-    "conversation_id",
-    "id",
-    "type",
-    "ts",
-    "channel",
-    "author",
-    "public",
-    "score",
-    "scale",
-    "topic",
-)
-
-
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
-_CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 700 parameters
+_CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 800 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
 
 
 def _open_key(row: Sequence[Any], topics: bool) -> tuple[str, str | None]:
     return (row[0], row[1] if topics else None)
-
-
-def _conversation_update(cid: str, r: Replay, events: Sequence[Any]) -> dict[str, Any]:
-    row = dict(zip(_CONVERSATION_COLUMNS, conversation_row(cid, r, events), strict=True))
-    row["b_id"] = row.pop("id")
-    return row
-
-
-_CONVERSATION_COLUMNS = [c.name for c in t.conversations.columns]
 
 
 def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
@@ -598,8 +536,3 @@ class _Growth:
             return False
         self.next_at = 2 * self.written
         return True
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

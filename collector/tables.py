@@ -18,7 +18,6 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
-LAST_EVENT_ONLY = "kind = 'last_event'"  # engine.LAST_EVENT; tables import nothing of ours
 OPEN_ONLY = "active"  # the conversations whose current segment has not ended
 
 # Raw events, append-only, one row per accepted event id.
@@ -54,6 +53,9 @@ conversations = Table(
     Column("started_at", BigInteger),
     Column("last_event_at", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),
+    # engine.Machine.dump of the events applied so far, so a later event is applied to it
+    # without replaying the conversation; NULL (written before 0007): replayed next time.
+    Column("state", Text),
     # The open backlog is read at a report's end without walking every conversation.
     Index(
         "ix_conversations_open",
@@ -63,9 +65,9 @@ conversations = Table(
     ),
 )
 
-# What conversations produced (engine.Fact), each at the instant it counts in a window,
-# and per conversation and channel its latest event (kind last_event). A fact's topic is
-# its conversation's: stored once, in conversations, not copied into every fact.
+# What conversations produced (engine.Fact), each at the instant it counts in a window.
+# A fact's topic is its conversation's: stored once, in conversations, not copied into
+# every fact.
 facts = Table(
     "facts",
     metadata,
@@ -79,14 +81,18 @@ facts = Table(
     Column("label", Text),
     Index("ix_facts_conversation", "conversation_id"),
     Index("ix_facts_at", "at"),
+)
+
+# Per conversation and channel, the latest event credited to the channel (engine.Replay
+# .latest): raised in place as events arrive, without reading the conversation's facts.
+last_events = Table(
+    "last_events",
+    metadata,
+    Column("conversation_id", String(128), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("at", BigInteger, nullable=False),
     # A channel's latest event is one index step, however many conversations it had.
-    Index(
-        "ix_facts_last_event",
-        "channel",
-        "at",
-        sqlite_where=text(LAST_EVENT_ONLY),
-        postgresql_where=text(LAST_EVENT_ONLY),
-    ),
+    Index("ix_last_events_channel", "channel", "at"),
 )
 
 # Channels seen; a declared channel's kind comes from configuration, others keep their first.

@@ -13,6 +13,7 @@ from dashboards import queries as q
 from dashboards.frame import DETAIL_UID, add_row, channel_titles, hidden, shell
 from dashboards.overview import describe
 from dashboards.panels import (
+    COUNT,
     DATASOURCE,
     PER_HOUR,
     PERCENT,
@@ -50,7 +51,7 @@ def build_detail(settings: Settings) -> dashboard.Dashboard:
         "Every reply interval (first responses included) by histogram bucket.",
     )
     board = add_row(board, "Response times", [heat])
-    board = add_row(board, "Data flow", [events(titles), last_event(titles)])
+    board = add_row(board, "Data flow", [events(titles), last_event(titles), backlog(titles)])
     if judged:
         board = add_row(board, "Objectives over time", [objective_graph(o, titles) for o in judged])
     return board
@@ -183,6 +184,17 @@ def events(titles: Mapping[str, str]) -> PanelBuilder:
         "Accepted, duplicate and rejected events; rejections are in the quarantine.",
         titles,
     )
+
+
+def backlog(titles: Mapping[str, str]) -> PanelBuilder:
+    return graph(
+        "$channel: open conversations",
+        COUNT,
+        [Query(q.open_conversations(CHANNEL), "open")],
+        "Conversations whose current segment is in the channel and has not ended: a backlog"
+        " that grows while started outpace ended.",
+        titles,
+    ).span(24)
 
 
 def last_event(titles: Mapping[str, str]) -> PanelBuilder:

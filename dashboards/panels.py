@@ -32,6 +32,7 @@ DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 PERCENT = "percentunit"  # a share in [0, 1] shown as a percentage
 SECONDS = "s"
 PER_HOUR = "suffix:/h"
+COUNT = "short"  # a plain number, shortened (1.2K)
 GOOD, BAD, NEUTRAL = "green", "red", "text"
 
 

@@ -76,6 +76,11 @@ def seconds_since_last_event(select: str) -> str:
     return f"time() - max ({PREFIX}last_event_timestamp_seconds{_matchers(select)})"
 
 
+def open_conversations(select: str) -> str:
+    """Conversations whose current segment is in the selection and has not ended (a gauge)."""
+    return f"sum ({PREFIX}open_conversations{_matchers(select)})"
+
+
 def objective_share(objective: Objective, select: str = "") -> str:
     """The objective's good share over its own window, as its recording rule keeps it."""
     name = RATIO_RULE.format(window=objective.window)

@@ -21,6 +21,7 @@ from collector.batch import Batch, batch_of_events
 from collector.engine import applied_order, replay
 from collector.hourly import hourly_counts
 from collector.offline import FileLog
+from collector.prepare import conversation_row
 from collector.rollup import contributions
 from collector.schema import Validator
 
@@ -145,28 +146,47 @@ def credited(applied: list[Any]) -> dict[str, int]:
     return latest
 
 
-def in_order_topics(validator: Validator, events: list[dict[str, Any]]) -> dict[str, str | None]:
-    return {cid: replay(evs).topic for cid, evs in in_order(validator, events).items()}
-
-
-def _batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
+def a_batch(validator: Validator, items: list[dict[str, Any]]) -> Batch:
     batch = batch_of_events(validator, "prop", items)
     assert not batch.rejections
     return batch
 
 
 def stored_facts(store: Any, ids: set[str]) -> Counter[tuple[Any, ...]]:
-    c = tables.facts.c
+    """The facts rows of these conversations, with their last_events rows as facts."""
+    c, last = tables.facts.c, tables.last_events.c
     query = select(c.conversation_id, c.kind, c.channel, c.at, c.value, c.flag, c.label)
     with store.engine.connect() as conn:
-        rows = conn.execute(query.where(c.conversation_id.in_(ids)))
+        rows = conn.execute(query.where(c.conversation_id.in_(ids))).all()
+        latest = conn.execute(
+            select(last.conversation_id, last.channel, last.at).where(last.conversation_id.in_(ids))
+        )
+        rows += [(cid, "last_event", ch, at, None, None, None) for cid, ch, at in latest]
         return Counter(tuple(row) for row in rows)
 
 
-def stored_topics(store: Any, ids: set[str]) -> dict[str, str | None]:
+def stored_conversations(store: Any, ids: set[str]) -> dict[str, tuple[Any, ...]]:
     c = tables.conversations.c
     with store.engine.connect() as conn:
-        return dict(conn.execute(select(c.id, c.topic).where(c.id.in_(ids))).all())
+        rows = conn.execute(select(tables.conversations).where(c.id.in_(ids)))
+        return {row.id: _normal(row) for row in rows}
+
+
+def in_order_conversations(
+    validator: Validator, events: list[dict[str, Any]]
+) -> dict[str, tuple[Any, ...]]:
+    """Each conversations row as an in-order replay of all its events writes it."""
+    return {
+        cid: _normal(conversation_row(cid, replay(evs), evs))
+        for cid, evs in in_order(validator, events).items()
+    }
+
+
+def _normal(row: Any) -> tuple[Any, ...]:
+    """A conversations row with `active` as a bool (SQLite gives 0 or 1)."""
+    values = list(row)
+    values[2] = bool(values[2])
+    return tuple(values)
 
 
 @settings(
@@ -176,20 +196,36 @@ def stored_topics(store: Any, ids: set[str]) -> dict[str, str | None]:
 def test_it_stores_the_in_order_result_however_events_arrive(store, case):
     events, batches = case
     validator = Validator(store.settings)
-    before = Counter(store.totals())
-    hours_before = hourly_counts(store)
+    before = Counter(store.totals()), hourly_counts(store)
     for items in batches:
-        store.write_batch(_batch(validator, items))
+        store.write_batch(a_batch(validator, items))
+    assert_in_order(store, events, batches, before)
+
+
+def assert_in_order(
+    store: Any,
+    events: list[dict[str, Any]],
+    batches: list[list[dict[str, Any]]],
+    before: tuple[Counter[Any], Counter[Any]],
+    unsaved: frozenset[str] = frozenset(),
+) -> None:
+    """The store holds what one in-order replay of ``events`` gives: facts, conversations
+    rows (saved state included, but for the ``unsaved`` conversations: none), and totals
+    and hourly totals moved from ``before`` by exactly those facts and the records' counts."""
+    validator = Validator(store.settings)
     expected = in_order_facts(validator, events)
     ids = {e["conversation_id"] for e in events}
     assert stored_facts(store, ids) == expected
-    assert stored_topics(store, ids) == in_order_topics(validator, events)
+    conversations = in_order_conversations(validator, events)
+    for cid in unsaved:
+        conversations[cid] = (*conversations[cid][:-1], None)
+    assert stored_conversations(store, ids) == conversations
     moved = Counter(store.totals())
-    moved.subtract(before)
+    moved.subtract(before[0])
     hourly: Counter[Any] = Counter()
     change = contributions(expected.elements(), store.layout, slots=hourly)
     hours_moved = hourly_counts(store)
-    hours_moved.subtract(hours_before)
+    hours_moved.subtract(before[1])
     assert +hours_moved == +hourly  # the hourly totals equal a fresh count per hour too
     for cell, amount in change.items():
         assert abs(moved[cell] - amount) < 1e-6, cell

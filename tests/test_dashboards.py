@@ -175,7 +175,8 @@ def test_the_detail_dashboard_follows_its_channel_variable(built: Path):
                 continue  # events are counted before they have a channel
             assert '"$channel"' in expr or '"$kind"' in expr, (panel["title"], expr)
     titles = " | ".join(p["title"] for p in panels)
-    for wanted in ("heatmap", "reopened", "Events received", "seconds since the last event"):
+    wanted_titles = ("heatmap", "reopened", "Events received", "last event", "open conversations")
+    for wanted in wanted_titles:
         assert wanted in titles, wanted
     # An objective pooled over every channel says nothing about one: it is on the overview only.
     assert not any('objective="csat"' in e for p in panels for e in targets(p))

@@ -54,10 +54,20 @@ def migrate(engine: Engine, revision: str) -> None:
 
 
 def contents(engine: Engine) -> dict[str, Counter[tuple[Any, ...]]]:
-    """Every derived table's rows, without generated ids."""
+    """Every derived table's rows, without generated ids; the latest events per
+    conversation and channel as `last_event` facts, as they were kept before 0007, and the
+    conversations without their saved state (a migration leaves it to be replayed)."""
+    last_events = "last_events" in inspect(engine).get_table_names()
     queries = {
-        "facts": "SELECT conversation_id, kind, channel, at, value, flag, label FROM facts",
-        "conversations": "SELECT * FROM conversations",
+        "facts": "SELECT conversation_id, kind, channel, at, value, flag, label FROM facts"
+        + (
+            " UNION ALL SELECT conversation_id, 'last_event', channel, at, NULL, NULL, NULL"
+            " FROM last_events"
+            if last_events
+            else ""
+        ),
+        "conversations": "SELECT id, channel, active, topic, started_at, last_event_at, events"
+        " FROM conversations",
         "rollups": "SELECT channel, series, label, value, exposed FROM rollups",
     }
     with engine.connect() as conn:
