@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from codebase import add_comparison_arguments, write_figures
-from measure import CONFIG, OUT, Figures, Run, generated, line_count, repeat, run
+from measure import CONFIG, OUT, Figures, Run, generated, ingest_into, line_count, repeat, run
 from service import postgres_database
 
 SCENARIOS = ["ingest", "report"]
@@ -70,7 +70,7 @@ def _ingest_sqlite(path: Path, code: Path) -> Run:
     db = OUT / "ingest.db"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    return _ingest(path, f"sqlite:///{db}", code)
+    return ingest_into(path, f"sqlite:///{db}", code)
 
 
 def _ingest_postgres(path: Path, url: str, code: Path) -> Run:
@@ -80,18 +80,7 @@ def _ingest_postgres(path: Path, url: str, code: Path) -> Run:
     with engine.begin() as conn:  # a fresh schema for each run
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     engine.dispose()
-    return _ingest(path, url, code)
-
-
-def _ingest(path: Path, url: str, code: Path) -> Run:
-    env = {"TOUCHMETRICS_DATABASE_URL": url}
-    run(["db", "upgrade", "--config", str(CONFIG)], env, code=code)
-    print(f"ingest {path.name} -> {url.split('://')[0]}", file=sys.stderr, flush=True)
-    result = run(["ingest", "--config", str(CONFIG), "--json", str(path)], env, code=code)
-    summary = json.loads(result.stdout)
-    if summary["accepted"] != summary["records"]:
-        raise SystemExit(f"unexpected ingest summary: {summary}")
-    return result
+    return ingest_into(path, url, code)
 
 
 def _report_file(path: Path, code: Path) -> Run:

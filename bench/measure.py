@@ -6,6 +6,7 @@ Each run is its own process, reaped with ``os.wait4`` so its peak RSS is its own
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -175,3 +176,16 @@ def generated(events: int) -> Path:
 def line_count(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
+
+
+def ingest_into(path: Path, url: str, code: Path = REPO) -> Run:
+    """`db upgrade`, then `ingest` of ``path`` into ``url`` by the checkout ``code``, timed;
+    stop the benchmark unless every record was accepted."""
+    env = {"TOUCHMETRICS_DATABASE_URL": url}
+    run(["db", "upgrade", "--config", str(CONFIG)], env, code=code)
+    print(f"ingest {path.name} -> {url.split('://')[0]}", file=sys.stderr, flush=True)
+    result = run(["ingest", "--config", str(CONFIG), "--json", str(path)], env, code=code)
+    summary = json.loads(result.stdout)
+    if summary["accepted"] != summary["records"]:
+        raise SystemExit(f"unexpected ingest summary: {summary}")
+    return result

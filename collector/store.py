@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from collector import bulk
 from collector import tables as t
 from collector.advance import bring_up_to_date
 from collector.batch import (
@@ -143,19 +144,14 @@ class Store:
         return result
 
     def _commit(self, prepared: Prepared) -> BatchResult:
-        """Write in one transaction; go again when another writer stored some of the same
-        ids meanwhile, so that they count as duplicates (or conflicts) this time."""
-        for _attempt in range(_ATTEMPTS):
-            registered: set[str] = set()
-            try:
-                with self.engine.begin() as conn:
-                    result = self._write(conn, prepared, registered)
-            except _Raced:
-                continue
-            # Only once committed: a rolled-back registration must be tried again.
-            self._known_channels |= registered
-            return result
-        raise StoreError(f"other writers kept storing the same event ids; tried {_ATTEMPTS} times")
+        """Write in one transaction. An id another writer stores meanwhile needs no second
+        go: the insert waits for that writer's commit and counts the id as stored."""
+        registered: set[str] = set()
+        with self.engine.begin() as conn:
+            result = self._write(conn, prepared, registered)
+        # Only once committed: a rolled-back registration must be tried again.
+        self._known_channels |= registered
+        return result
 
     def _analyze(self) -> None:
         # PostgreSQL plans for the table sizes it last measured: without fresh statistics a
@@ -197,14 +193,11 @@ class Store:
         if not p.rows:
             return _Kept([], [], None)
         if not self.sqlite:
-            seen = self._stored(conn, p.rows)
-            kept, _dropped = self._sorted_out(p, seen, result)
-            # An id another writer inserts after the look-up makes this insert wait for that
-            # writer's commit, then skip the row. Ids in order: no two inserts wait in a circle.
-            if kept.rows:
-                inserted = conn.exec_driver_sql(self._insert_new_events_sql, kept.rows).rowcount
-                if inserted != len(kept.rows):
-                    raise _Raced
+            # Insert first: the ids returned are new, and only the others can be stored
+            # ones, whether before this batch or by a writer that committed meanwhile.
+            new = bulk.insert_new(conn, t.events, p.rows)
+            stale = [row for row in p.rows if row[0] not in new]
+            seen = self._stored(conn, stale) if stale else {}
         else:
             # SQLite writers take turns, so rows above the highest rowid before the insert
             # are this batch's: one look up per batch replaces one per event in the usual
@@ -214,10 +207,10 @@ class Store:
             seen = {}
             if inserted != len(p.rows):
                 seen = self._stored(conn, p.rows, f"rowid <= {int(before)}")
-            kept, dropped = self._sorted_out(p, seen, result)
-            for chunk in _chunks(dropped, CHUNK):
-                # Inserted above, then turned away with the rest of their record.
-                conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
+        kept, dropped = self._sorted_out(p, seen, result)
+        for chunk in _chunks(dropped, CHUNK):
+            # Inserted above, then turned away with the rest of their record.
+            conn.execute(delete(t.events).where(t.events.c.id.in_(chunk)))
         self._judge_repeats(p, seen, result)
         return kept
 
@@ -294,13 +287,21 @@ class Store:
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
-            conn.exec_driver_sql(self._insert_facts, facts)
+            self._insert_fact_rows(conn, facts)
         if latest:
             conn.exec_driver_sql(self._raise_latest_sql, sorted(latest))
         return cells
 
+    def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
+        if self.sqlite:
+            conn.exec_driver_sql(self._insert_facts, facts)
+        else:
+            bulk.copy_rows(conn, t.facts, FACT_COLUMNS, facts)
+
     def _insert_conversations(self, conn: Any, rows: list[Row]) -> set[str]:
         """Insert the conversations that are not stored yet; return the ids inserted."""
+        if not self.sqlite:
+            return bulk.insert_new(conn, t.conversations, rows)
         inserted: set[str] = set()
         for chunk in _chunks(rows, _CONVERSATIONS_PER_INSERT):
             statement = self._conversation_inserts.get(len(chunk))
@@ -523,11 +524,6 @@ class Store:
             return list(conn.execute(query))
 
 
-class _Raced(Exception):
-    """Another writer committed some of this batch's new ids first; write it again."""
-
-
-_ATTEMPTS = 3  # writes of one batch that lost such a race, before giving up
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 800 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
