@@ -55,9 +55,7 @@ def _counts(
     flagged = func.sum(case((c.flag != 0, 1), else_=0))
     query = select(c.kind, c.channel, c.label, topic, func.count(), flagged)
     if topics:
-        query = query.join_from(
-            t.facts, t.conversations, t.conversations.c.id == c.conversation_id
-        )
+        query = query.join_from(t.facts, t.conversations, t.conversations.c.id == c.conversation_id)
     query = query.where(c.kind != LAST_EVENT)  # wherever the latest events are kept
     if start is not None:
         query = query.where(c.at >= start)

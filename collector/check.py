@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.errors import CheckError
 from collector.aggregates import read_aggregate
+from collector.errors import CheckError
 from collector.evaluation import GroupKey, Result, Share, evaluate, evaluate_aggregates
 from collector.metrics import Window
 from collector.objectives import Objective

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from collector.aggregates import read_aggregate
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.aggregates import read_aggregate
 from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open, report
 from collector.schema import Validator
 from collector.settings import Settings
