@@ -1,10 +1,11 @@
 """A window's facts added up by the database, in the form a report and an evaluation read.
 
 Reading every fact row into Python cost 34 s over 10M stored events. Here one GROUP BY
-counts the countable facts, and each distribution (kind, channel) sends only its value
-column, read along a partial index on (kind, channel, at, value) so a window reads its own
-instants and nothing of the rest of the history. The values become arrays; collector/
-metrics.py computes every figure from them, as it does for a file's facts.
+counts the facts by (kind, channel, label), and each distribution's (kind, channel, label)
+sends only its value column. Both read the index ix_facts_report alone: in its order, the
+GROUP BY needs no sort; by its `at`, a window's values come from that window only. The
+values become arrays; collector/metrics.py computes every figure from them, as it does for
+a file's facts.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from sqlalchemy import case, func, null, select
+from sqlalchemy import case, func, null, select, text
 
 from collector import tables as t
 from collector.connect import placeholder
-from collector.engine import LAST_EVENT
 from collector.metrics import DISTRIBUTIONS, Aggregate, CountKey, ValueKey
 from collector.store import Store
 
@@ -35,15 +35,21 @@ def read_aggregate(
             # gives them, so a concurrent import never makes them disagree.
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         counts, flagged = _counts(conn, start, end, topics)
-        groups = sorted({(kind, channel) for kind, channel, _l, _t in counts if channel})
-        values: dict[ValueKey, np.ndarray] = {}
+        groups = sorted(
+            {(kind, channel, label) for kind, channel, label, _t in counts if channel},
+            key=lambda group: (group[0], group[1], group[2] or ""),
+        )
+        pooled: dict[ValueKey, list[np.ndarray]] = {}
         cursor = conn.connection.cursor()
         try:
-            for kind, channel in groups:
+            for kind, channel, label in groups:
                 if kind in DISTRIBUTIONS:
-                    values.update(_values(cursor, store, (kind, channel), start, end, topics))
+                    found = _values(cursor, store, (kind, channel, label), (start, end), topics)
+                    for key, array in found.items():
+                        pooled.setdefault(key, []).append(array)
         finally:
             cursor.close()
+    values = {key: np.concatenate(arrays) for key, arrays in pooled.items()}
     return Aggregate(counts, flagged, values)
 
 
@@ -56,7 +62,9 @@ def _counts(
     query = select(c.kind, c.channel, c.label, topic, func.count(), flagged)
     if topics:
         query = query.join_from(t.facts, t.conversations, t.conversations.c.id == c.conversation_id)
-    query = query.where(c.kind != LAST_EVENT)  # wherever the latest events are kept
+    # The report index's own condition, as written there, so both databases choose it; it
+    # leaves out the latest events, wherever those are kept.
+    query = query.where(text(t.REPORTED_ONLY))
     if start is not None:
         query = query.where(c.at >= start)
     if end is not None:
@@ -75,26 +83,26 @@ def _counts(
 def _values(
     cursor: Any,
     store: Store,
-    group: tuple[str, str],
-    start: int | None,
-    end: int | None,
+    group: tuple[str, str, str | None],
+    span: tuple[int | None, int | None],
     topics: bool,
 ) -> dict[ValueKey, np.ndarray]:
-    """One (kind, channel)'s values by topic (None without ``topics``).
+    """One (kind, channel, label)'s values by topic (None without ``topics``), read from
+    the report index alone, a window's instants only.
 
     Through the driver's own cursor: SQLAlchemy's row objects cost more than the reading.
     """
     mark = placeholder(store.engine)
-    # The partial index's own condition, word for word, so both databases choose it.
-    where = [t.DISTRIBUTION_ONLY.replace("kind", "f.kind", 1), f"f.kind = {mark}",
-             f"f.channel = {mark}"]  # fmt: skip
-    params: list[Any] = list(group)
-    for bound, test in ((start, f"f.at >= {mark}"), (end, f"f.at < {mark}")):
+    kind, channel, label = group
+    where = [t.REPORTED_ONLY, f"f.kind = {mark}", f"f.channel = {mark}"]
+    params: list[Any] = [kind, channel]
+    where.append("f.label IS NULL" if label is None else f"f.label = {mark}")
+    params += [] if label is None else [label]
+    for bound, test in zip(span, (f"f.at >= {mark}", f"f.at < {mark}"), strict=True):
         if bound is not None:
             where.append(test)
             params.append(bound)
     condition = " AND ".join(where)
-    kind, channel = group
     if not topics:
         cursor.execute(f"SELECT COALESCE(f.value, 0.0) FROM facts f WHERE {condition}", params)
         return {(kind, channel, None): _array(chain.from_iterable(cursor))}

@@ -19,8 +19,7 @@ from sqlalchemy import (
 
 metadata = MetaData()
 LAST_EVENT_ONLY = "kind = 'last_event'"  # engine.LAST_EVENT; tables import nothing of ours
-# engine's FIRST_RESPONSE, RESPONSE, RESOLUTION, CSAT: the facts whose values a report reads
-DISTRIBUTION_ONLY = "kind IN ('first_response', 'response', 'resolution', 'csat')"
+REPORTED_ONLY = "kind <> 'last_event'"  # the facts a report reads
 OPEN_ONLY = "active"  # the conversations whose current segment has not ended
 
 # Raw events, append-only, one row per accepted event id.
@@ -89,15 +88,18 @@ facts = Table(
         sqlite_where=text(LAST_EVENT_ONLY),
         postgresql_where=text(LAST_EVENT_ONLY),
     ),
-    # A report reads each distribution's values in its window from the index alone.
+    # A report counts facts by (kind, channel, label) and reads each distribution's values
+    # in its window from this index alone (collector/aggregates.py).
     Index(
-        "ix_facts_values",
+        "ix_facts_report",
         "kind",
         "channel",
+        "label",
         "at",
+        "flag",
         "value",
-        sqlite_where=text(DISTRIBUTION_ONLY),
-        postgresql_where=text(DISTRIBUTION_ONLY),
+        sqlite_where=text(REPORTED_ONLY),
+        postgresql_where=text(REPORTED_ONLY),
     ),
 )
 
