@@ -23,6 +23,10 @@ from collector.connect import placeholder
 from collector.metrics import DISTRIBUTIONS, Aggregate, CountKey, ValueKey
 from collector.store import Store
 
+# A window holding under 1/NARROW of the history reads its facts by instant: measured at
+# 1M facts, a fact found by instant cost about six times one read in index order.
+NARROW = 8
+
 
 def read_aggregate(
     store: Store, start: int | None = None, end: int | None = None, *, topics: bool = False
@@ -65,10 +69,11 @@ def _counts(
     # The report index's own condition, as written there, so both databases choose it; it
     # leaves out the latest events, wherever those are kept.
     query = query.where(text(t.REPORTED_ONLY))
+    at = c.at if _narrow(conn, start, end) else c.at + 0  # an expression: no index on it
     if start is not None:
-        query = query.where(c.at >= start)
+        query = query.where(at >= start)
     if end is not None:
-        query = query.where(c.at < end)
+        query = query.where(at < end)
     query = query.group_by(c.kind, c.channel, c.label, *([topic] if topics else []))
     counts: Counter[CountKey] = Counter()
     flags: Counter[CountKey] = Counter()
@@ -78,6 +83,24 @@ def _counts(
         if flag_count:
             flags[key] += int(flag_count)
     return counts, flags
+
+
+def _narrow(conn: Any, start: int | None, end: int | None) -> bool:
+    """Whether the window holds so little of the history that SQLite should find its facts
+    by instant (and sort them to group), not read the whole report index in its order.
+
+    Without statistics, SQLite takes any bounds on `at` as narrow: a 30-day window over 30
+    days of facts then cost six times the full index read. PostgreSQL's planner has
+    statistics and decides for itself.
+    """
+    if conn.dialect.name != "sqlite" or (start is None and end is None):
+        return True
+    first = conn.execute(select(func.min(t.facts.c.at))).scalar()
+    last = conn.execute(select(func.max(t.facts.c.at))).scalar()
+    if first is None or last is None:
+        return True
+    held = min(last + 1, end if end is not None else last + 1) - max(first, start or first)
+    return bool(held * NARROW < last + 1 - first)
 
 
 def _values(
