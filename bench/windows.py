@@ -130,16 +130,17 @@ def _evaluations(config: Path, days: int, runs: int) -> list[tuple[str, str, flo
 
 
 def _median(runs: int, once: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(_seconds(once) for _ in range(runs))
+
+
+def _seconds(once: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    once()
+    return time.perf_counter() - started
 
 
 def _timed(what: str, once: Callable[[], object]) -> None:
-    print(f"{what}: {_median(1, once):.1f} s", file=sys.stderr, flush=True)
+    print(f"{what}: {_seconds(once):.1f} s", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

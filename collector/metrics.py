@@ -201,27 +201,18 @@ class Query:
 
 
 def build_report(
-    facts: Iterable[FactRow],
+    facts: Iterable[FactRow] | Aggregate,
     kinds: Mapping[str, str],
     declared: Iterable[str],
     query: Query,
     events: Mapping[str, int],
     open_counts: OpenCounts | None = None,
 ) -> dict[str, Any]:
-    """The report of DESIGN section 4 from the facts that fall in the query's window, and
-    the conversations open at its end by (channel, topic)."""
-    return report(aggregate(facts, query.window), kinds, declared, query, events, open_counts)
-
-
-def report(
-    facts: Aggregate,
-    kinds: Mapping[str, str],
-    declared: Iterable[str],
-    query: Query,
-    events: Mapping[str, int],
-    open_counts: OpenCounts | None = None,
-) -> dict[str, Any]:
-    """The report of DESIGN section 4 from the Aggregate of the query's window."""
+    """The report of DESIGN section 4 from the facts that fall in the query's window (or
+    their Aggregate, of that window already), and the conversations open at its end by
+    (channel, topic)."""
+    if not isinstance(facts, Aggregate):
+        facts = aggregate(facts, query.window)
     tallies: dict[Any, Tally] = {}
 
     def tally(channel: str | None, topic: str | None) -> Tally | None:

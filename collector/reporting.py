@@ -10,7 +10,7 @@ from typing import Any
 from collector.aggregates import read_aggregate
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open, report
+from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.sources.record import Reader
@@ -55,7 +55,7 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     kinds = store.channel_kinds()
     known_channel(query, kinds)
     topics = query.group_by == "topic"
-    return report(
+    return build_report(
         read_aggregate(store, window.start, window.end, topics=topics),
         kinds,
         store.settings.channels,
@@ -93,7 +93,7 @@ def summary_from_store(store: Store, query: Query, now: int) -> dict[str, Any]:
         known_channel(query, kinds)
         facts = read_aggregate(store, window.start, window.end, topics=query.group_by == "topic")
         declared = store.settings.channels
-        summary = report(facts, kinds, declared, query, store.event_counts())
+        summary = build_report(facts, kinds, declared, query, store.event_counts())
         results = evaluate_aggregates(objectives, lambda _span: facts, kinds, declared)
         spans = [window] * len(results)
     summary["objectives"] = [
