@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/windows.py                       # 10M events over 30 days
     .venv/bin/python bench/windows.py --events 1000000 --runs 3
+    .venv/bin/python bench/windows.py --events 1000000 --url postgresql+psycopg://postgres@127.0.0.1:5432/tm_windows_bench
 
 The input comes from `touchmetrics demo generate --events N --days 30` (the demo generator,
 not facts written directly) and is imported once with `touchmetrics ingest` into
-bench/out/windows-<events>.db, kept for later runs. Each run first brings the store to the
+bench/out/windows-<events>.db (or the PostgreSQL database --url names, when it has no
+events yet), kept for later runs. Each run first brings the store to the
 current schema with `db upgrade` and prints how long that took (a new index is built then).
-To compare two versions of the code back to back, run the older first with `--store` naming
-the same file: the newer then upgrades it.
+To compare two versions of the code back to back, run the older first with `--store` (or
+`--url`) naming the same store: the newer then upgrades it.
 
 Timed, median of --runs: `touchmetrics report --format json` (a whole process, as a user
 runs it) and GET /api/v1/summary from a running `touchmetrics serve`, each for the middle
@@ -29,6 +31,7 @@ from functools import partial
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,17 +55,20 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (median shown)")
     parser.add_argument("--store", type=Path, help="the SQLite file (bench/out/windows-N.db)")
+    parser.add_argument("--url", help="a PostgreSQL database instead, built if it has no events")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = args.store or OUT / f"windows-{args.events}.db"
+    url = args.url or f"sqlite:///{path.resolve()}"
     config = write_config(
-        OUT / f"windows-{args.events}.yaml",
-        f"sqlite:///{path.resolve()}",
+        OUT / f"windows-{args.events}{'-pg' if args.url else ''}.yaml",
+        url,
         objectives={name: {**spec, "window": "1d"} for name, spec in OBJECTIVES.items()},
         alert_interval_seconds=86_400,  # no alert job competing with the timed requests
     )
-    if not path.exists():
+    if _empty(url):
         source = _generated(args.events, args.days)
+        run(["db", "upgrade", "--config", str(config)])
         _timed("ingest", lambda: run(["ingest", "--config", str(config), str(source)]))
     _timed("db upgrade", lambda: run(["db", "upgrade", "--config", str(config)]))
     start = DemoSpec().start_us + args.days // 2 * DAY
@@ -70,11 +76,24 @@ def main() -> None:
     rows = [_report(config, name, w, args.runs) for name, w in windows.items()]
     rows += _summaries(config, windows, args.runs)
     rows += _evaluations(config, args.days, args.runs)
-    print(f"\n{args.events:,} events requested over {args.days} days, SQLite, "
+    store = "PostgreSQL" if args.url else "SQLite"
+    print(f"\n{args.events:,} events requested over {args.days} days, {store}, "
           f"median of {args.runs} runs\n")  # fmt: skip
     print(f"{'what':<30} {'window':<9} {'seconds':>8}  digest")
     for what, window, seconds, digest in rows:
         print(f"{what:<30} {window:<9} {seconds:>8.2f}  {digest}")
+
+
+def _empty(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return (
+                not inspect(conn).has_table("events")
+                or not conn.execute(text("SELECT 1 FROM events LIMIT 1")).first()
+            )
+    finally:
+        engine.dispose()
 
 
 def _generated(events: int, days: int) -> Path:
