@@ -20,6 +20,7 @@ from sqlalchemy import case, func, null, select, text
 
 from collector import tables as t
 from collector.connect import placeholder
+from collector.engine import ENTERED, SEGMENT
 from collector.metrics import DISTRIBUTIONS, Aggregate, CountKey, ValueKey
 from collector.store import Store
 
@@ -95,12 +96,43 @@ def _narrow(conn: Any, start: int | None, end: int | None) -> bool:
     """
     if conn.dialect.name != "sqlite" or (start is None and end is None):
         return True
-    first = conn.execute(select(func.min(t.facts.c.at))).scalar()
+    return _share(conn, start, end) * NARROW < 1
+
+
+def _share(conn: Any, start: int | None, end: int | None) -> float:
+    """The part of the facts' span of instants that [start, end) holds (1 when empty)."""
+    first = conn.execute(select(func.min(t.facts.c.at))).scalar()  # two index steps
     last = conn.execute(select(func.max(t.facts.c.at))).scalar()
     if first is None or last is None:
-        return True
-    held = min(last + 1, end if end is not None else last + 1) - max(first, start or first)
-    return bool(held * NARROW < last + 1 - first)
+        return 1.0
+    low, high = max(first, start or first), min(last + 1, last + 1 if end is None else end)
+    return float(max(0, high - low) / (last + 1 - first))
+
+
+def open_at(store: Store, end: int | None, *, topics: bool) -> Counter[tuple[str, str | None]]:
+    """Conversations open at ``end`` by (channel, topic), as Store.open_at gives them.
+
+    That reads the facts from ``end`` on by instant, cheap for a recent end. For an end
+    long ago, without topics, this counts the segments entered before ``end`` less those
+    ended before it (DESIGN's definition, as a file's report counts) from the report index
+    in its order instead: at 10M events, the middle day's report spent 8 s the other way.
+    """
+    if topics or end is None:
+        return store.open_at(end, topics=topics)
+    c = t.facts.c
+    with store.reading() as conn:
+        if _share(conn, end, None) * NARROW < 1:
+            return store.open_at(end, topics=topics)
+        query = (
+            select(c.kind, c.channel, func.count())
+            .where(text(t.REPORTED_ONLY), c.kind.in_((ENTERED, SEGMENT)), c.channel.is_not(None))
+            .where(c.at + 0 < end)  # an expression, so SQLite reads the report index
+            .group_by(c.kind, c.channel)
+        )
+        counts: Counter[tuple[str, str | None]] = Counter()
+        for kind, channel, count in conn.execute(query):
+            counts[(channel, None)] += count if kind == ENTERED else -count
+    return counts
 
 
 def _values(

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from collector.aggregates import read_aggregate
+from collector.aggregates import open_at, read_aggregate
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
 from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open
@@ -61,7 +61,7 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
         store.settings.channels,
         query,
         store.event_counts(),
-        store.open_at(window.end, topics=topics),
+        open_at(store, window.end, topics=topics),
     )
 
 
