@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from collector.aggregates import read_aggregate
 from collector.errors import CheckError
-from collector.evaluation import GroupKey, Result, Share, evaluate
+from collector.evaluation import GroupKey, Result, Share, evaluate, evaluate_aggregates
 from collector.metrics import Window
 from collector.objectives import Objective
 from collector.settings import Settings
@@ -224,8 +225,9 @@ def _evaluate(
         return _from_files(settings, objectives, side)
     store = the_store()
     window = side.window
-    facts = store.facts(window.start, window.end, topics=False)  # objectives need no topic
-    results = evaluate(objectives, facts, store.channel_kinds(), settings.channels)
+    facts = read_aggregate(store, window.start, window.end)  # objectives need no topic
+    kinds = store.channel_kinds()
+    results = evaluate_aggregates(objectives, lambda _span: facts, kinds, settings.channels)
     span = window.as_dict()
     where = f"the database, {span['from'] or 'the beginning'} to {span['to'] or 'now'}"
     return results, Input(where)

@@ -3,17 +3,22 @@
 The one place an objective's share is computed. The built-in alerts, the overview page, the
 summary API and `touchmetrics check` call it; the rules and dashboards express the same
 definition in PromQL over histogram buckets whose bounds include every threshold.
-It reads the same facts as the report (collector/metrics.py), so both always agree.
+It reads the same Aggregate of facts as the report (collector/metrics.py), so both always
+agree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 
+import numpy as np
+
+from collector.aggregates import read_aggregate
 from collector.engine import CSAT, FIRST_RESPONSE, RESOLUTION, RESPONSE, SEGMENT
-from collector.metrics import OUTCOMES, FactRow, wilson
+from collector.metrics import OUTCOMES, Aggregate, FactRow, Window, aggregate, wilson
 from collector.objectives import Objective
 from collector.store import Store
 
@@ -91,20 +96,6 @@ def judge(objective: Objective, share: Share) -> State:
     return "breached" if objective.breached_by(share.value) else "met"
 
 
-def good(objective: Objective, fact_kind: str, value: float | None, flag: int | None,
-         label: str | None) -> bool | None:  # fmt: skip
-    """Whether a fact is good for the objective, bad, or (None) not counted at all."""
-    indicator = objective.indicator
-    if fact_kind != _FACT_KIND[indicator]:
-        return None
-    if fact_kind == SEGMENT:
-        return None if label not in OUTCOMES else label == GOOD_OUTCOME[indicator]
-    if fact_kind == CSAT:
-        return bool(flag)
-    assert objective.within_seconds is not None
-    return (value or 0.0) <= objective.within_seconds
-
-
 def group_key(objective: Objective, channel: str, kind: str | None) -> GroupKey:
     if objective.by == "channel":
         return (("channel", channel), ("kind", kind or "unknown"))
@@ -114,50 +105,55 @@ def group_key(objective: Objective, channel: str, kind: str | None) -> GroupKey:
 
 
 class Tally:
-    """Good k of n per group for one objective over [start, end), fed one fact at a time."""
+    """Good k of n per group for one objective, added up from Aggregates of its window."""
 
     def __init__(
-        self,
-        objective: Objective,
-        kinds: Mapping[str, str],
-        declared: Iterable[str] = (),
-        start: int | None = None,
-        end: int | None = None,
+        self, objective: Objective, kinds: Mapping[str, str], declared: Iterable[str] = ()
     ) -> None:
-        self.objective, self.kinds, self.start, self.end = objective, kinds, start, end
+        self.objective, self.kinds = objective, kinds
         self.fact_kind = _FACT_KIND[objective.indicator]
-        # Counts per group, as plain integers: the alert job feeds every fact of every
-        # window through here, and a new Share per fact cost a third of its time.
         self._good: dict[GroupKey, int] = {}
         self._total: dict[GroupKey, int] = {}
-        # Each channel's group, or None when the objective does not cover it, looked up once.
-        self._groups: dict[str, GroupKey | None] = {}
         # Every declared channel the objective covers has its group, empty until it sees data.
         for name in declared:
             key = self._group(name)
             if key is not None:
                 self._total.setdefault(key, 0)
 
-    def _group(self, channel: str) -> GroupKey | None:
+    def _group(self, channel: str | None) -> GroupKey | None:
+        """The channel's group, or None when the objective does not cover it."""
+        if channel is None:
+            return None
         kind = self.kinds.get(channel)
         covered = self.objective.covers(channel, kind)
-        key = self._groups[channel] = group_key(self.objective, channel, kind) if covered else None
-        return key
+        return group_key(self.objective, channel, kind) if covered else None
 
-    def add(self, row: FactRow) -> None:
-        fact_kind, channel, at, value, flag, label, _topic = row
-        if channel is None or (self.start is not None and at < self.start):
+    def _count(self, channel: str | None, good: int, total: int) -> None:
+        key = self._group(channel)
+        if key is not None and total:
+            self._total[key] = self._total.get(key, 0) + total
+            self._good[key] = self._good.get(key, 0) + good
+
+    def add(self, facts: Aggregate) -> None:
+        """The objective's good and total facts: a segment with an outcome (good when it is
+        the rate's), a CSAT response (good when satisfied), a duration (good within the
+        bound)."""
+        if self.fact_kind in (SEGMENT, CSAT):
+            for key, count in facts.counts.items():
+                kind, channel, label, _topic = key
+                if kind != self.fact_kind:
+                    continue
+                if kind == CSAT:
+                    self._count(channel, facts.flagged[key], count)
+                elif label in OUTCOMES:
+                    good = count if label == GOOD_OUTCOME[self.objective.indicator] else 0
+                    self._count(channel, good, count)
             return
-        if self.end is not None and at >= self.end:
-            return
-        key = self._groups[channel] if channel in self._groups else self._group(channel)
-        if key is None:
-            return
-        verdict = good(self.objective, fact_kind, value, flag, label)
-        if verdict is not None:
-            self._total[key] = self._total.get(key, 0) + 1
-            if verdict:
-                self._good[key] = self._good.get(key, 0) + 1
+        bound = self.objective.within_seconds
+        assert bound is not None
+        for (kind, channel, _topic), values in facts.values.items():
+            if kind == self.fact_kind:
+                self._count(channel, int(np.count_nonzero(values <= bound)), len(values))
 
     @property
     def shares(self) -> dict[GroupKey, Share]:
@@ -169,41 +165,30 @@ class Tally:
         return [Result(o, k, shares[k], judge(o, shares[k])) for k in sorted(shares)]
 
 
-class Evaluation:
-    """Every objective's tallies, fed one fact at a time.
+Span = tuple[int | None, int | None]
 
-    A caller that reads facts for something else (the summary's report) judges the
-    objectives in the same pass through ``tap``.
+
+def evaluate_aggregates(
+    objectives: Sequence[Objective],
+    read: Callable[[Span], Aggregate],
+    kinds: Mapping[str, str],
+    declared: Iterable[str] = (),
+    now: int | None = None,
+) -> list[Result]:
+    """Every objective judged group by group from ``read(span)``, the Aggregate of a span.
+
+    With ``now`` (microseconds) each objective is judged over its own trailing window
+    ``[now - window, now)``; with ``now`` None each over ``read((None, None))``. A span
+    several objectives share is read once.
     """
-
-    def __init__(
-        self,
-        objectives: Sequence[Objective],
-        kinds: Mapping[str, str],
-        declared: Iterable[str] = (),
-        now: int | None = None,
-    ) -> None:
-        declared = list(declared)
-        self.tallies: list[Tally] = []
-        self._by_fact_kind: dict[str, list[Tally]] = {}
-        for o in objectives:
-            start = None if now is None else now - window_us(o)
-            tally = Tally(o, kinds, declared, start, now)
-            self.tallies.append(tally)
-            self._by_fact_kind.setdefault(tally.fact_kind, []).append(tally)
-
-    def add(self, row: FactRow) -> None:
-        for tally in self._by_fact_kind.get(row[0], ()):
-            tally.add(row)
-
-    def tap(self, facts: Iterable[FactRow]) -> Iterator[FactRow]:
-        """Pass ``facts`` through unchanged, counting each on the way."""
-        for row in facts:
-            self.add(row)
-            yield row
-
-    def results(self) -> list[Result]:
-        return [result for tally in self.tallies for result in tally.results()]
+    declared = list(declared)
+    read_once = cache(read)
+    results: list[Result] = []
+    for objective in objectives:
+        tally = Tally(objective, kinds, declared)
+        tally.add(read_once(span_of(objective, now)))
+        results.extend(tally.results())
+    return results
 
 
 def evaluate(
@@ -213,30 +198,33 @@ def evaluate(
     declared: Iterable[str] = (),
     now: int | None = None,
 ) -> list[Result]:
-    """Every objective judged group by group, in one pass over ``facts``.
+    """Every objective judged group by group, from ``facts`` read once: a whole log, as
+    the check does, or (with ``now``) at least the facts of the longest window."""
+    spans = {span_of(o, now) for o in objectives}
+    if len(spans) == 1:
+        (span,) = spans
+        aggregates = {span: aggregate(facts, Window(*span))}
+    else:
+        rows = list(facts)  # held once for a few windows; the store path reads no rows
+        aggregates = {span: aggregate(rows, Window(*span)) for span in spans}
+    return evaluate_aggregates(objectives, aggregates.__getitem__, kinds, declared, now)
 
-    With ``now`` (microseconds) each objective is judged over its own trailing window
-    ``[now - window, now)``; pass at least the facts of the longest window. With ``now``
-    None each is judged over all of ``facts``: a whole log, as the check does.
-    """
-    evaluation = Evaluation(objectives, kinds, declared, now)
-    for row in facts:
-        evaluation.add(row)
-    return evaluation.results()
+
+def span_of(objective: Objective, now: int | None) -> Span:
+    return (None, None) if now is None else (now - window_us(objective), now)
 
 
 def window_us(objective: Objective) -> int:
     return int(objective.window_seconds * 1_000_000)
 
 
-def longest_window_us(objectives: Iterable[Objective]) -> int:
-    """The longest window among the objectives, in microseconds (0 when there are none)."""
-    return max((window_us(o) for o in objectives), default=0)
-
-
 def evaluate_store(store: Store, objectives: Sequence[Objective], now: int) -> list[Result]:
     """Every objective over its trailing window ending at ``now``, from the stored facts."""
     if not objectives:
         return []
-    facts = store.facts(now - longest_window_us(objectives), now, topics=False)
-    return evaluate(objectives, facts, store.channel_kinds(), store.settings.channels, now)
+
+    def read(span: Span) -> Aggregate:
+        return read_aggregate(store, *span)
+
+    kinds, declared = store.channel_kinds(), store.settings.channels
+    return evaluate_aggregates(objectives, read, kinds, declared, now)

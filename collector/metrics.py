@@ -35,6 +35,9 @@ GROUPINGS = ("channel", "kind", "topic")
 ENTRIES = ("started", "handoff", "reopened")  # how a segment began (engine.ENTERED labels)
 OpenCounts = Mapping[tuple[str, str | None], int]  # (channel, topic) -> open conversations
 FactRow = tuple[str, str | None, int, float | None, int | None, str | None, str | None]
+CountKey = tuple[str, str | None, str | None, str | None]  # kind, channel, label, topic
+ValueKey = tuple[str, str | None, str | None]  # kind, channel, topic
+DISTRIBUTIONS = (FIRST_RESPONSE, RESPONSE, RESOLUTION, CSAT)  # the kinds whose values count
 
 
 def wilson(successes: int, n: int, z: float = Z95) -> list[float] | None:
@@ -55,15 +58,20 @@ def rate(successes: int, n: int) -> dict[str, Any]:
     return {"value": successes / n if n else None, "n": n, "ci95": wilson(successes, n)}
 
 
-def distribution(values: list[float]) -> dict[str, Any]:
-    """n, mean, p50, p90, p99 (linear between closest ranks), max; nulls when empty."""
-    if not values:
+def distribution(values: np.ndarray) -> dict[str, Any]:
+    """n, mean, p50, p90, p99 (linear between closest ranks), max; nulls when empty.
+
+    The values may come in any order: quantiles read order statistics and the mean is an
+    exact sum, so a sorted array from the store and a file's arrival order give one result.
+    """
+    n = len(values)
+    if not n:
         return {"n": 0, "mean": None, "p50": None, "p90": None, "p99": None, "max": None}
     array = np.asarray(values, dtype=float)
     p50, p90, p99 = (float(q) for q in np.percentile(array, [50, 90, 99]))
     return {
-        "n": len(values),
-        "mean": math.fsum(values) / len(values),  # exact sum: any fact order, one result
+        "n": n,
+        "mean": math.fsum(array.tolist()) / n,  # exact sum: any fact order, one result
         "p50": p50,
         "p90": p90,
         "p99": p99,
@@ -72,60 +80,90 @@ def distribution(values: list[float]) -> dict[str, Any]:
 
 
 @dataclass(slots=True)
+class Aggregate:
+    """A window's facts as a report and an evaluation read them: how many facts of each
+    (kind, channel, label, topic) and how many of those carry a flag, and the values of each
+    distribution kind by (kind, channel, topic). The store computes it in the database
+    (collector/aggregates.py); a file's facts are added up here, one at a time."""
+
+    counts: Counter[CountKey] = field(default_factory=Counter)
+    flagged: Counter[CountKey] = field(default_factory=Counter)
+    values: dict[ValueKey, np.ndarray] = field(default_factory=dict)
+
+
+def aggregate(facts: Iterable[FactRow], window: Window | None = None) -> Aggregate:
+    """The Aggregate of the facts that fall in ``window`` (None: all of them)."""
+    start, end = (None, None) if window is None else (window.start, window.end)
+    counts: Counter[CountKey] = Counter()
+    flagged: Counter[CountKey] = Counter()
+    values: dict[ValueKey, list[float]] = {}
+    for kind, channel, at, value, flag, label, topic in facts:
+        if (start is not None and at < start) or (end is not None and at >= end):
+            continue
+        key = (kind, channel, label, topic)
+        counts[key] += 1
+        if flag:
+            flagged[key] += 1
+        if kind in DISTRIBUTIONS:
+            values.setdefault((kind, channel, topic), []).append(value or 0.0)
+    arrays = {key: np.asarray(pooled, dtype=float) for key, pooled in values.items()}
+    return Aggregate(counts, flagged, arrays)
+
+
+@dataclass(slots=True)
 class Tally:
     """Everything one group adds up."""
 
     started: int = 0
     segments: Counter[str] = field(default_factory=Counter)
-    first_response: list[float] = field(default_factory=list)
-    response: list[float] = field(default_factory=list)
-    resolution: list[float] = field(default_factory=list)
+    pooled: dict[str, list[np.ndarray]] = field(default_factory=dict)  # distribution kind
     csat_responses: int = 0
     csat_satisfied: int = 0
-    csat_scores: list[float] = field(default_factory=list)
     reopened: int = 0
     entered: Counter[str] = field(default_factory=Counter)
     open: int = 0
 
-    def add(self, kind: str, value: float | None, flag: int | None, label: str | None) -> None:
+    def add(self, kind: str, label: str | None, count: int, flagged: int) -> None:
+        """``count`` facts of ``kind`` with ``label``, ``flagged`` of them with a flag."""
         if kind == STARTED:
-            self.started += 1
+            self.started += count
         elif kind == SEGMENT:
-            self.segments[label or ""] += 1
-        elif kind == FIRST_RESPONSE:
-            self.first_response.append(value or 0.0)
-        elif kind == RESPONSE:
-            self.response.append(value or 0.0)
-        elif kind == RESOLUTION:
-            self.resolution.append(value or 0.0)
+            self.segments[label or ""] += count
         elif kind == CSAT:
-            self.csat_responses += 1
-            self.csat_satisfied += flag or 0
-            self.csat_scores.append(value or 0.0)
+            self.csat_responses += count
+            self.csat_satisfied += flagged
         elif kind == REOPEN:
-            self.reopened += 1
+            self.reopened += count
         elif kind == ENTERED:
-            self.entered[label or ""] += 1
+            self.entered[label or ""] += count
+
+    def pool(self, kind: str, values: np.ndarray) -> None:
+        self.pooled.setdefault(kind, []).append(values)
+
+    def values(self, kind: str) -> np.ndarray:
+        arrays = self.pooled.get(kind, [])
+        return arrays[0] if len(arrays) == 1 else np.concatenate([np.empty(0), *arrays])
 
     def as_dict(self) -> dict[str, Any]:
         ended = sum(self.segments[o] for o in OUTCOMES)
         n = self.csat_responses
         csat_value = self.csat_satisfied / n if n else None
+        scores = self.values(CSAT)
         return {
             "conversations_started": self.started,
             "segments": {"ended": ended, **{o: self.segments[o] for o in OUTCOMES}},
             "resolution_rate": rate(self.segments["resolved"], ended),
             "escalation_rate": rate(self.segments["escalated"], ended),
             "abandonment_rate": rate(self.segments["abandoned"], ended),
-            "first_response_seconds": distribution(self.first_response),
-            "response_seconds": distribution(self.response),
-            "resolution_seconds": distribution(self.resolution),
+            "first_response_seconds": distribution(self.values(FIRST_RESPONSE)),
+            "response_seconds": distribution(self.values(RESPONSE)),
+            "resolution_seconds": distribution(self.values(RESOLUTION)),
             "csat": {
                 "responses": n,
                 "satisfied": self.csat_satisfied,
                 "value": csat_value,
                 "ci95": wilson(self.csat_satisfied, n),
-                "mean_score": math.fsum(self.csat_scores) / n if n else None,
+                "mean_score": math.fsum(scores.tolist()) / n if n else None,
             },
             "reopened": self.reopened,
             # A channel that only receives handoffs starts 0 conversations: this says
@@ -163,34 +201,38 @@ class Query:
 
 
 def build_report(
-    facts: Iterable[FactRow],
+    facts: Iterable[FactRow] | Aggregate,
     kinds: Mapping[str, str],
     declared: Iterable[str],
     query: Query,
     events: Mapping[str, int],
     open_counts: OpenCounts | None = None,
 ) -> dict[str, Any]:
-    """The report of DESIGN section 4 from the facts that fall in the query's window, and
-    the conversations open at its end by (channel, topic)."""
+    """The report of DESIGN section 4 from the facts that fall in the query's window (or
+    their Aggregate, of that window already), and the conversations open at its end by
+    (channel, topic)."""
+    if not isinstance(facts, Aggregate):
+        facts = aggregate(facts, query.window)
     tallies: dict[Any, Tally] = {}
-    anomalies: Counter[str] = Counter()
-    for kind, channel, at, value, flag, label, topic in facts:
-        if not query.window.holds(at):
-            continue
-        if kind == ANOMALY:
-            anomalies[label or "unknown"] += 1
-            continue
+
+    def tally(channel: str | None, topic: str | None) -> Tally | None:
         if channel is None or not _selected(channel, kinds, query):
-            continue
+            return None
         key = _group_key(channel, topic, kinds, query.group_by)
-        tally = tallies.get(key)
-        if tally is None:
-            tally = tallies[key] = Tally()
-        tally.add(kind, value, flag, label)
+        return tallies.setdefault(key, Tally())
+
+    anomalies: Counter[str] = Counter()
+    for (kind, channel, label, topic), count in facts.counts.items():
+        if kind == ANOMALY:
+            anomalies[label or "unknown"] += count
+        elif (group := tally(channel, topic)) is not None:
+            group.add(kind, label, count, facts.flagged[(kind, channel, label, topic)])
+    for (kind, channel, topic), values in facts.values.items():
+        if (group := tally(channel, topic)) is not None:
+            group.pool(kind, values)
     for (channel, topic), count in (open_counts or {}).items():
-        if count and _selected(channel, kinds, query):
-            key = _group_key(channel, topic, kinds, query.group_by)
-            tallies.setdefault(key, Tally()).open += count
+        if count and (group := tally(channel, topic)) is not None:
+            group.open += count
     for name in declared:
         if _selected(name, kinds, query) and query.group_by != "topic":
             tallies.setdefault(_group_key(name, None, kinds, query.group_by), Tally())

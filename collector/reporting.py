@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from collector.aggregates import open_at, read_aggregate
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
 from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open
@@ -55,12 +56,12 @@ def report_from_store(store: Store, query: Query) -> dict[str, Any]:
     known_channel(query, kinds)
     topics = query.group_by == "topic"
     return build_report(
-        store.facts(window.start, window.end, topics=topics),
+        read_aggregate(store, window.start, window.end, topics=topics),
         kinds,
         store.settings.channels,
         query,
         store.event_counts(),
-        store.open_at(window.end, topics=topics),
+        open_at(store, window.end, topics=topics),
     )
 
 
@@ -75,30 +76,30 @@ def summary_from_store(store: Store, query: Query, now: int) -> dict[str, Any]:
     """The report with each objective judged, as `objectives` (the HTTP summary).
 
     With a window (`from` or `to`), every objective is judged over that same window, in the
-    same pass over its facts as the report. Without one the report covers all time, and
+    same Aggregate of its facts as the report. Without one the report covers all time, and
     each objective is judged over its own trailing window ending ``now``, as the alerts do.
     Each entry says the span it judged. Grouping and filters apply to the report only.
     """
-    from collector.evaluation import Evaluation, evaluate_store, window_us
+    from collector.evaluation import evaluate_aggregates, evaluate_store, window_us
 
     objectives = list(store.settings.objectives.values())
     window = query.window
     if window.start is None and window.end is None:
-        report = report_from_store(store, query)
+        summary = report_from_store(store, query)
         results = evaluate_store(store, objectives, now)
         spans = [Window(now - window_us(r.objective), now) for r in results]
     else:
         kinds = store.channel_kinds()
         known_channel(query, kinds)
-        evaluation = Evaluation(objectives, kinds, store.settings.channels)
-        facts = evaluation.tap(store.facts(window.start, window.end))
-        report = build_report(facts, kinds, store.settings.channels, query, store.event_counts())
-        results = evaluation.results()
+        facts = read_aggregate(store, window.start, window.end, topics=query.group_by == "topic")
+        declared = store.settings.channels
+        summary = build_report(facts, kinds, declared, query, store.event_counts())
+        results = evaluate_aggregates(objectives, lambda _span: facts, kinds, declared)
         spans = [window] * len(results)
-    report["objectives"] = [
+    summary["objectives"] = [
         {**r.as_dict(), "judged": span.as_dict()} for r, span in zip(results, spans, strict=True)
     ]
-    return report
+    return summary
 
 
 def report_from_files(

@@ -6,7 +6,7 @@ progress, and a re-run reads the same range again and skips what was committed. 
 all NULL mean no pass is under way, which is what every checkpoint kept so far means.
 
 Revision ID: 0009_grouped_import
-Revises: 0007_conversation_state
+Revises: 0008_report_index
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_grouped_import"
-down_revision = "0007_conversation_state"
+down_revision = "0008_report_index"
 branch_labels = None
 depends_on = None
 
