@@ -28,8 +28,18 @@ from itertools import islice
 from operator import itemgetter
 from pathlib import Path
 
-from collector.batch import Batch, Checkpoint, GroupedPass, Incoming, Rejection, add_record
+from collector.batch import (
+    CONFLICT,
+    Batch,
+    Checkpoint,
+    GroupedPass,
+    Incoming,
+    Rejection,
+    add_record,
+    position,
+)
 from collector.buckets import Bucket, Entry
+from collector.idcheck import IdCheck
 from collector.ledger import IdLedger, add_checked
 from collector.schema import TYPE_ORDER, Event, Validator
 from collector.sources.lines import fingerprint
@@ -42,6 +52,7 @@ RECORD_BYTES = 256  # a typical record: a file of more than a batch of them is g
 _EVENTS, _REJECTED, _SKIPPED = 0, 1, 2  # what an entry holds
 _KIND, _PAYLOAD = 6, 7
 _LINE = 4
+_ID = Event._fields.index("id")
 
 
 def bucket_count(size: int) -> int:
@@ -100,6 +111,7 @@ class _Spill:
     end: int = 0
     end_line: int = 0
     records: int = 0
+    ids: IdCheck | None = None
 
 
 def grouped(
@@ -113,12 +125,17 @@ def grouped(
     resumed = span.resumed
     count = resumed.buckets if resumed else bucket_count(span.path.stat().st_size - span.offset)
     spill = _Spill([Bucket() for _ in range(count)], span.offset, span.line)
+    # A mapping's ledger judges ids in file order as they are read; without one, this does.
+    spill.ids = IdCheck(count) if ledger is None else None
     try:
         _fill(spill, records, validator, span.source, ledger, resumed.end if resumed else None)
-        yield from _commit(span, spill, size)
+        conflicts = spill.ids.conflicts() if spill.ids is not None else {}
+        yield from _commit(span, spill, size, conflicts)
     finally:
         for bucket in spill.buckets:
             bucket.close()
+        if spill.ids is not None:
+            spill.ids.close()
 
 
 def _fill(
@@ -137,6 +154,8 @@ def _fill(
             break
         entry = _entry(scratch, validator, record, ledger)
         cid = entry[0]
+        if spill.ids is not None and entry[_KIND] == _EVENTS:
+            spill.ids.add([event for event, _raw in entry[_PAYLOAD][0]], record.line)
         where = zlib.crc32(cid.encode()) if cid else record.line  # stable across runs
         buckets[where % count].add(entry)
         spill.end, spill.end_line, spill.records = record.end, record.line, spill.records + 1
@@ -165,7 +184,7 @@ def _entry(batch: Batch, validator: Validator, record: Record, ledger: IdLedger 
     return (*key, line, record.end, _EVENTS, payload)
 
 
-def _commit(span: Range, spill: _Spill, size: int) -> Iterator[Cut]:
+def _commit(span: Range, spill: _Spill, size: int, conflicts: dict[int, int]) -> Iterator[Cut]:
     """Batches bucket by bucket, from where a resumed pass stopped."""
     buckets = spill.buckets
     last = max((i for i, b in enumerate(buckets) if b.count), default=-1)
@@ -181,7 +200,7 @@ def _commit(span: Range, spill: _Spill, size: int) -> Iterator[Cut]:
         for cut in _cuts(entries, skip, size):
             skip += len(cut)
             done += len(cut)
-            batch, skipped = _batch(span.source, cut)
+            batch, skipped = _batch(span.source, cut, conflicts)
             if index == last and skip == len(entries):
                 batch.checkpoint = Checkpoint(
                     span.source, mark, spill.end, spill.end_line, span.reader
@@ -209,8 +228,9 @@ def _cuts(entries: list[Entry], start: int, size: int) -> Iterator[list[Entry]]:
         yield cut
 
 
-def _batch(source: str, cut: list[Entry]) -> tuple[Batch, Counter[str]]:
-    """A batch of a cut's records, in the order the file has them."""
+def _batch(source: str, cut: list[Entry], conflicts: dict[int, int]) -> tuple[Batch, Counter[str]]:
+    """A batch of a cut's records, in the order the file has them; a record in
+    ``conflicts`` (line -> its event whose id an earlier line made) is rejected whole."""
     batch, skipped = Batch(source), Counter[str]()
     cut.sort(key=itemgetter(_LINE))
     for entry in cut:
@@ -219,6 +239,11 @@ def _batch(source: str, cut: list[Entry]) -> tuple[Batch, Counter[str]]:
             skipped[payload] += 1
         elif kind == _REJECTED:
             batch.rejections.append(Rejection(source, *payload))
+        elif line in conflicts:
+            events, whole = payload
+            event, raw = events[conflicts[line]]
+            where = position(source, line)
+            batch.rejections.append(Rejection(source, where, whole or raw, CONFLICT, event[_ID]))
         else:
             events, whole = payload
             batch.events.extend(Incoming(Event._make(e), raw, line) for e, raw in events)
