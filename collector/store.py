@@ -17,7 +17,7 @@ shared rows must sort them too and keep its place in this order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -90,32 +90,37 @@ class Store:
         )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
         # Raised, never lowered: a replayed conversation's rows are deleted first.
-        self._raise_latest_sql = driver_insert(
-            engine,
+        self._raise_latest_sql = self._upsert(
             t.last_events,
-            suffix=" ON CONFLICT (conversation_id, channel) DO UPDATE SET at = CASE"
+            " ON CONFLICT (conversation_id, channel) DO UPDATE SET at = CASE"
             " WHEN excluded.at > last_events.at THEN excluded.at ELSE last_events.at END",
         )
         # SET reads the row as it was before this statement: value there is the old total.
-        self._add_totals_sql = driver_insert(
-            engine,
+        self._add_totals_sql = self._upsert(
             t.rollups,
-            suffix=" ON CONFLICT (channel, series, label) DO UPDATE SET"
+            " ON CONFLICT (channel, series, label) DO UPDATE SET"
             " value = rollups.value + excluded.value,"
             # A gauge (rollup.GAUGES) may go down: it shows its value, never a mark.
             f" exposed = CASE WHEN rollups.series IN ({', '.join(map(repr, GAUGES))})"
             " OR rollups.value + excluded.value > rollups.exposed"
             " THEN rollups.value + excluded.value ELSE rollups.exposed END",
         )
-        self._add_hourly_sql = driver_insert(
-            engine,
+        self._add_hourly_sql = self._upsert(
             t.rollups_hourly,
-            suffix=" ON CONFLICT (hour, channel, series, label) DO UPDATE SET"
+            " ON CONFLICT (hour, channel, series, label) DO UPDATE SET"
             " value = rollups_hourly.value + excluded.value",
         )
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
         self._growth = _Growth()
+        self._all_new = True  # whether the last batch's events ids were all new (PostgreSQL)
+
+    def _upsert(self, table: Table, suffix: str) -> Callable[[Any, Sequence[Row]], None]:
+        """Insert or merge rows of every column of ``table`` in one go, in their order."""
+        if not self.sqlite:
+            return bulk.Upsert(table, suffix)
+        statement = driver_insert(self.engine, table, suffix=suffix)
+        return lambda conn, rows: conn.exec_driver_sql(statement, rows)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -195,8 +200,10 @@ class Store:
         if not self.sqlite:
             # Insert first: the ids returned are new, and only the others can be stored
             # ones, whether before this batch or by a writer that committed meanwhile.
-            new = bulk.insert_new(conn, t.events, p.rows)
+            new = bulk.insert_new(conn, t.events, p.rows, likely_new=self._all_new)
             stale = [row for row in p.rows if row[0] not in new]
+            # A file imported again repeats every id: stage its batches from the start.
+            self._all_new = not stale
             seen = self._stored(conn, stale) if stale else {}
         else:
             # SQLite writers take turns, so rows above the highest rowid before the insert
@@ -289,7 +296,7 @@ class Store:
         if facts:
             self._insert_fact_rows(conn, facts)
         if latest:
-            conn.exec_driver_sql(self._raise_latest_sql, sorted(latest))
+            self._raise_latest_sql(conn, sorted(latest))
         return cells
 
     def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
@@ -339,14 +346,14 @@ class Store:
             if amount != 0
         )
         if rows:
-            conn.exec_driver_sql(self._add_totals_sql, rows)
+            self._add_totals_sql(conn, rows)
 
     def _add_hourly(self, conn: Any, hours: Counter[SlotCell]) -> None:
         """Move the hourly totals (no high-water mark: only pages read them, never as
         counters). In key order, as the totals, so concurrent writers lock alike."""
         rows = sorted((*cell, amount) for cell, amount in hours.items() if amount != 0)
         if rows:
-            conn.exec_driver_sql(self._add_hourly_sql, rows)
+            self._add_hourly_sql(conn, rows)
 
     @contextmanager
     def _reading(self, probe: bool = False) -> Iterator[Any]:
