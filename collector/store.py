@@ -273,6 +273,7 @@ class Store:
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
+        raised: list[Row] = []  # last_events rows of stored conversations
         if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
             facts, latest = p.facts, p.latest
         else:
@@ -290,14 +291,23 @@ class Store:
                     lock=not self.sqlite,  # SQLite writers already take turns
                 )
                 facts += done.facts
-                latest += done.latest
+                raised = done.latest
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
             self._insert_fact_rows(conn, facts)
-        if latest:
-            self._raise_latest_sql(conn, sorted(latest))
+        self._write_latest(conn, latest, raised)
         return cells
+
+    def _write_latest(self, conn: Any, new: list[Row], raised: list[Row]) -> None:
+        """Store the last_events rows of the conversations this batch inserted (``new``),
+        and raise those of stored ones. A conversation's rows are written only by the
+        writer holding its row, so the new ones cannot be taken: PostgreSQL copies them."""
+        if not self.sqlite:
+            bulk.copy_rows(conn, t.last_events, LATEST_COLUMNS, new)
+            new = []
+        if new or raised:
+            self._raise_latest_sql(conn, sorted(new + raised))
 
     def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
         if self.sqlite:
@@ -531,6 +541,7 @@ class Store:
             return list(conn.execute(query))
 
 
+LATEST_COLUMNS = [column.name for column in t.last_events.columns]
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 800 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
