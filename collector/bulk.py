@@ -41,6 +41,12 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequ
         _copy(cursor, sql.Identifier(table.name), columns, rows)
 
 
+def copied_all(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> bool:
+    """Append every row to ``table`` with COPY, or none when a key is taken: False then."""
+    with _driver(conn) as driver, driver.cursor() as cursor:
+        return _copied_all(cursor, sql.Identifier(table.name), columns, rows)
+
+
 def insert_new(
     conn: Connection, table: Table, rows: Sequence[Row], *, likely_new: bool = False
 ) -> set[str]:

@@ -302,9 +302,9 @@ class Store:
     def _write_latest(self, conn: Any, new: list[Row], raised: list[Row]) -> None:
         """Store the last_events rows of the conversations this batch inserted (``new``),
         and raise those of stored ones. A conversation's rows are written only by the
-        writer holding its row, so the new ones cannot be taken: PostgreSQL copies them."""
-        if not self.sqlite:
-            bulk.copy_rows(conn, t.last_events, LATEST_COLUMNS, new)
+        writer holding its row, so the new ones are free, and PostgreSQL copies them;
+        unless rows outlived their conversation's (deleted by hand): raised then too."""
+        if not self.sqlite and bulk.copied_all(conn, t.last_events, LATEST_COLUMNS, new):
             new = []
         if new or raised:
             self._raise_latest_sql(conn, sorted(new + raised))
