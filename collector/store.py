@@ -225,7 +225,11 @@ class Store:
         """The content hash of each of these rows' ids that is stored (and meets condition)."""
         seen: dict[str, str] = {}
         where = f" AND {condition}" if condition else ""
-        for chunk in _chunks([row[0] for row in rows], CHUNK):
+        ids = [row[0] for row in rows]
+        if not self.sqlite:  # one array parameter, however many ids
+            query = f"SELECT id, content_hash FROM events WHERE id = ANY(%s){where}"
+            return dict(conn.exec_driver_sql(query, (ids,)).all())
+        for chunk in _chunks(ids, CHUNK):
             # Driver SQL: SQLAlchemy coerces every IN element, a cost per event (_driver_insert).
             marks = self._marks(len(chunk))
             query = f"SELECT id, content_hash FROM events WHERE id IN ({marks}){where}"
