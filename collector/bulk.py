@@ -24,7 +24,17 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import Connection, Float, Table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Connection,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.dialects import postgresql
 
 from collector.errors import StoreError, driver_message
@@ -38,13 +48,13 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequ
     if not rows:
         return
     with _driver(conn) as driver, driver.cursor() as cursor:
-        _copy(cursor, sql.Identifier(table.name), columns, rows)
+        _copy(cursor, table, columns, rows)
 
 
 def copied_all(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> bool:
     """Append every row to ``table`` with COPY, or none when a key is taken: False then."""
     with _driver(conn) as driver, driver.cursor() as cursor:
-        return _copied_all(cursor, sql.Identifier(table.name), columns, rows)
+        return _copied_all(cursor, table, columns, rows)
 
 
 def insert_new(
@@ -63,7 +73,7 @@ def insert_new(
     staging = sql.Identifier(STAGING.format(table=table.name))
     target = sql.Identifier(table.name)
     with _driver(conn) as driver, driver.cursor() as cursor:
-        if likely_new and _copied_all(cursor, target, names, rows):
+        if likely_new and _copied_all(cursor, table, names, rows):
             return {row[0] for row in rows}
         # Kept for the session and emptied at each commit, in place: a table made and
         # dropped per batch costs catalog writes, which small batches (HTTP) would feel.
@@ -72,7 +82,7 @@ def insert_new(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS {} (LIKE {}) ON COMMIT DELETE ROWS"
             ).format(staging, target)
         )
-        _copy(cursor, staging, names, rows)
+        _copy(cursor, table, names, rows, into=staging)
         # Emptied as it is read, so a second call in one transaction starts from nothing.
         cursor.execute(
             sql.SQL(
@@ -109,9 +119,7 @@ class Upsert:
         conn.exec_driver_sql(self.statement, tuple(columns))
 
 
-def _copied_all(
-    cursor: Any, table: sql.Composable, columns: Sequence[str], rows: Sequence[Row]
-) -> bool:
+def _copied_all(cursor: Any, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> bool:
     """Copy every row into ``table`` in a savepoint; False, with nothing copied, when a
     key is taken (stored, or by another writer that committed meanwhile)."""
     # Not driver.transaction(): as the first statement of a batch it would open and
@@ -126,12 +134,41 @@ def _copied_all(
     return True
 
 
-def _copy(cursor: Any, table: sql.Composable, columns: Sequence[str], rows: Sequence[Row]) -> None:
+def _copy(
+    cursor: Any,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    into: sql.Composable | None = None,
+) -> None:
+    """COPY ``rows`` into ``table`` (or ``into``, a table like it) in binary: the server
+    parses no numbers and the driver formats none, less CPU on both sides of the 2 that an
+    import shares with its reading process."""
     names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(table, names)
+    target = into or sql.Identifier(table.name)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target, names)
     with cursor.copy(statement) as copy:
+        copy.set_types([_binary_type(table.c[name].type) for name in columns])
         for row in rows:
             copy.write_row(row)
+
+
+_BINARY_TYPES = (  # most specific first: BigInteger is an Integer
+    (BigInteger, "int8"),
+    (SmallInteger, "int2"),
+    (Integer, "int4"),
+    (Float, "float8"),
+    (Boolean, "bool"),
+    (Text, "text"),
+    (String, "varchar"),
+)
+
+
+def _binary_type(column_type: Any) -> str:
+    for kind, name in _BINARY_TYPES:
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no binary COPY type for {column_type!r}")
 
 
 @contextmanager
