@@ -80,39 +80,59 @@ def contributions(
     its class: the first bucket holding a duration, the outcome of a segment, "1" or "0" for
     a satisfied or dissatisfied rating.
     """
-    cells: Counter[Cell] = Counter()
-    buckets: Counter[Cell] = Counter()  # by the first bucket holding each value
+    # Every fact is counted by (kind, channel, class) first, and the cells each class adds
+    # to are worked out once per class: a batch's facts fall in a few hundred classes.
+    classes: dict[tuple[str, str, Any], int] = {}
+    sums: dict[tuple[str, str], Any] = {}  # floats, added value by value in row order
+    hourly: dict[tuple[int, str, str, Any], int] = {}
+    bucket = layout.bucket
     for _conversation, kind, channel, at, value, flag, label in rows:
         if channel is None:
             continue  # anomalies without a channel count in reports, not in totals
-        if kind in (STARTED, REOPEN):
-            cells[(channel, kind, "")] += sign
-            group = ""
-        elif kind == SEGMENT:
-            group = label or ""
-            cells[(channel, kind, group)] += sign
-            cells[(channel, OPEN, "")] -= sign
-        elif kind == ENTERED:
-            group = label or ""
-            cells[(channel, kind, group)] += sign
-            cells[(channel, OPEN, "")] += sign
-        elif kind in HISTOGRAMS:
+        if kind in HISTOGRAMS:
             assert value is not None
-            group = layout.bucket(kind, value)
-            buckets[(channel, kind, group)] += sign
-            cells[(channel, kind, "count")] += sign
-            cells[(channel, kind, "sum")] += sign * value  # a float, in a Counter of ints
+            group: Any = bucket(kind, value)
+            key = (channel, kind)
+            sums[key] = sums.get(key, 0.0) + sign * value
         elif kind == CSAT:
-            cells[(channel, "csat", "responses")] += sign
-            cells[(channel, "csat", "satisfied")] += sign * (flag or 0)
-            group = "1" if flag else "0"
+            group = flag or 0
+        elif kind in (SEGMENT, ENTERED):
+            group = label or ""
+        elif kind in (STARTED, REOPEN):
+            group = ""
         else:
             continue
+        cls = (kind, channel, group)
+        classes[cls] = classes.get(cls, 0) + 1
         if slots is not None:
-            slots[(at // slot_us, channel, kind, group)] += sign
-    # Cumulated once per bucket touched rather than once per value.
-    for (channel, kind, first), amount in buckets.items():
-        labels = layout.labels[kind]
-        for label in labels[labels.index(first) :]:
-            cells[(channel, kind, label)] += amount
+            slot = (at // slot_us, channel, kind, group)
+            hourly[slot] = hourly.get(slot, 0) + 1
+    if slots is not None:
+        for (hour, channel, kind, group), count in hourly.items():
+            label = ("1" if group else "0") if kind == CSAT else group
+            slots[(hour, channel, kind, label)] += sign * count
+    cells = _cells(classes, layout, sign)
+    for (channel, kind), total in sums.items():
+        cells[(channel, kind, "sum")] += total  # a float, in a Counter of ints
+    return cells
+
+
+def _cells(classes: dict[tuple[str, str, Any], int], layout: Layout, sign: int) -> Counter[Cell]:
+    """The cells the facts counted by (kind, channel, class) add to, times ``sign``."""
+    cells: Counter[Cell] = Counter()
+    for (kind, channel, group), count in classes.items():
+        amount = sign * count
+        if kind in HISTOGRAMS:
+            cells[(channel, kind, "count")] += amount
+            # Cumulative: an observation is in every bucket from its first one up.
+            labels = layout.labels[kind]
+            for label in labels[labels.index(group) :]:
+                cells[(channel, kind, label)] += amount
+        elif kind == CSAT:
+            cells[(channel, "csat", "responses")] += amount
+            cells[(channel, "csat", "satisfied")] += amount * group
+        else:
+            cells[(channel, kind, group)] += amount
+            if kind != STARTED and kind != REOPEN:  # a segment entered or ended
+                cells[(channel, OPEN, "")] += amount if kind == ENTERED else -amount
     return cells

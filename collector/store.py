@@ -17,7 +17,7 @@ shared rows must sort them too and keep its place in this order.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -90,32 +90,37 @@ class Store:
         )
         self._insert_facts = driver_insert(engine, t.facts, FACT_COLUMNS)
         # Raised, never lowered: a replayed conversation's rows are deleted first.
-        self._raise_latest_sql = driver_insert(
-            engine,
+        self._raise_latest_sql = self._upsert(
             t.last_events,
-            suffix=" ON CONFLICT (conversation_id, channel) DO UPDATE SET at = CASE"
+            " ON CONFLICT (conversation_id, channel) DO UPDATE SET at = CASE"
             " WHEN excluded.at > last_events.at THEN excluded.at ELSE last_events.at END",
         )
         # SET reads the row as it was before this statement: value there is the old total.
-        self._add_totals_sql = driver_insert(
-            engine,
+        self._add_totals_sql = self._upsert(
             t.rollups,
-            suffix=" ON CONFLICT (channel, series, label) DO UPDATE SET"
+            " ON CONFLICT (channel, series, label) DO UPDATE SET"
             " value = rollups.value + excluded.value,"
             # A gauge (rollup.GAUGES) may go down: it shows its value, never a mark.
             f" exposed = CASE WHEN rollups.series IN ({', '.join(map(repr, GAUGES))})"
             " OR rollups.value + excluded.value > rollups.exposed"
             " THEN rollups.value + excluded.value ELSE rollups.exposed END",
         )
-        self._add_hourly_sql = driver_insert(
-            engine,
+        self._add_hourly_sql = self._upsert(
             t.rollups_hourly,
-            suffix=" ON CONFLICT (hour, channel, series, label) DO UPDATE SET"
+            " ON CONFLICT (hour, channel, series, label) DO UPDATE SET"
             " value = rollups_hourly.value + excluded.value",
         )
         self._conversation_inserts: dict[int, str] = {}  # by rows per statement
         self._mark = placeholder(engine)
         self._growth = _Growth()
+        self._all_new = True  # whether the last batch's events ids were all new (PostgreSQL)
+
+    def _upsert(self, table: Table, suffix: str) -> Callable[[Any, Sequence[Row]], None]:
+        """Insert or merge rows of every column of ``table`` in one go, in their order."""
+        if not self.sqlite:
+            return bulk.Upsert(table, suffix)
+        statement = driver_insert(self.engine, table, suffix=suffix)
+        return lambda conn, rows: conn.exec_driver_sql(statement, rows)
 
     def close(self) -> None:
         """Close every pooled connection."""
@@ -195,8 +200,10 @@ class Store:
         if not self.sqlite:
             # Insert first: the ids returned are new, and only the others can be stored
             # ones, whether before this batch or by a writer that committed meanwhile.
-            new = bulk.insert_new(conn, t.events, p.rows)
+            new = bulk.insert_new(conn, t.events, p.rows, likely_new=self._all_new)
             stale = [row for row in p.rows if row[0] not in new]
+            # A file imported again repeats every id: stage its batches from the start.
+            self._all_new = not stale
             seen = self._stored(conn, stale) if stale else {}
         else:
             # SQLite writers take turns, so rows above the highest rowid before the insert
@@ -218,7 +225,11 @@ class Store:
         """The content hash of each of these rows' ids that is stored (and meets condition)."""
         seen: dict[str, str] = {}
         where = f" AND {condition}" if condition else ""
-        for chunk in _chunks([row[0] for row in rows], CHUNK):
+        ids = [row[0] for row in rows]
+        if not self.sqlite:  # one array parameter, however many ids
+            query = f"SELECT id, content_hash FROM events WHERE id = ANY(%s){where}"
+            return dict(conn.exec_driver_sql(query, (ids,)).all())
+        for chunk in _chunks(ids, CHUNK):
             # Driver SQL: SQLAlchemy coerces every IN element, a cost per event (_driver_insert).
             marks = self._marks(len(chunk))
             query = f"SELECT id, content_hash FROM events WHERE id IN ({marks}){where}"
@@ -266,6 +277,7 @@ class Store:
             rows = [row for row in rows if row[0] in touched]
         inserted = self._insert_conversations(conn, rows)
         cells: Counter[Cell] = Counter()
+        raised: list[Row] = []  # last_events rows of stored conversations
         if kept.refused is None and len(inserted) == len(p.conversations):  # the usual case
             facts, latest = p.facts, p.latest
         else:
@@ -283,14 +295,23 @@ class Store:
                     lock=not self.sqlite,  # SQLite writers already take turns
                 )
                 facts += done.facts
-                latest += done.latest
+                raised = done.latest
         # Counted here rather than while preparing: the reading process is the busier one.
         cells.update(contributions(facts, self.layout, slots=hours))
         if facts:
             self._insert_fact_rows(conn, facts)
-        if latest:
-            conn.exec_driver_sql(self._raise_latest_sql, sorted(latest))
+        self._write_latest(conn, latest, raised)
         return cells
+
+    def _write_latest(self, conn: Any, new: list[Row], raised: list[Row]) -> None:
+        """Store the last_events rows of the conversations this batch inserted (``new``),
+        and raise those of stored ones. A conversation's rows are written only by the
+        writer holding its row, so the new ones are free, and PostgreSQL copies them;
+        unless rows outlived their conversation's (deleted by hand): raised then too."""
+        if not self.sqlite and bulk.copied_all(conn, t.last_events, LATEST_COLUMNS, new):
+            new = []
+        if new or raised:
+            self._raise_latest_sql(conn, sorted(new + raised))
 
     def _insert_fact_rows(self, conn: Any, facts: list[Row]) -> None:
         if self.sqlite:
@@ -339,14 +360,14 @@ class Store:
             if amount != 0
         )
         if rows:
-            conn.exec_driver_sql(self._add_totals_sql, rows)
+            self._add_totals_sql(conn, rows)
 
     def _add_hourly(self, conn: Any, hours: Counter[SlotCell]) -> None:
         """Move the hourly totals (no high-water mark: only pages read them, never as
         counters). In key order, as the totals, so concurrent writers lock alike."""
         rows = sorted((*cell, amount) for cell, amount in hours.items() if amount != 0)
         if rows:
-            conn.exec_driver_sql(self._add_hourly_sql, rows)
+            self._add_hourly_sql(conn, rows)
 
     @contextmanager
     def _reading(self, probe: bool = False) -> Iterator[Any]:
@@ -524,6 +545,7 @@ class Store:
             return list(conn.execute(query))
 
 
+LATEST_COLUMNS = [column.name for column in t.last_events.columns]
 _CHANNEL = Event._fields.index("channel")  # where an events row holds it
 _CONVERSATIONS_PER_INSERT = 100  # rows per multi-row INSERT: 800 parameters
 _IF_NEW = " ON CONFLICT (id) DO NOTHING RETURNING id"
@@ -545,7 +567,10 @@ def _quarantine_row(r: Rejection, received: int) -> dict[str, Any]:
 
 class _Growth:
     """Says when this process has written enough rows for fresh planner statistics:
-    10,000 events, then each time the count doubles, so a long import analyses a few times."""
+    10,000 events, then each time the count grows fourfold, so a long import analyses a
+    few times (four times in 1M events). Planner estimates scale the measured row density
+    by the table's current size, so statistics taken at a quarter of it still say "large";
+    only a table first measured tiny needs measuring again soon."""
 
     def __init__(self) -> None:
         self.written = 0
@@ -555,5 +580,5 @@ class _Growth:
         self.written += accepted
         if self.written < self.next_at:
             return False
-        self.next_at = 2 * self.written
+        self.next_at = 4 * self.written
         return True
