@@ -23,7 +23,7 @@ from collector.objectives import Objective
 from collector.outbox import group_text, mail_enabled, queue
 from collector.settings import Settings
 from collector.store import Store
-from collector.txn import reading, upsert, writing
+from collector.txn import upsert, writing
 from exporters.email import Notice, message_id
 from exporters.email.notice import Kind
 
@@ -166,5 +166,5 @@ def _log_flip(settings: Settings, result: Result) -> None:
 def alert_states(store: Store) -> list[Row[Any]]:
     """Every stored alert state, by objective and group."""
     c = t.alert_states.c
-    with reading(store) as conn:
+    with store.reading() as conn:
         return list(conn.execute(select(t.alert_states).order_by(c.objective, c.group_key)))

@@ -17,7 +17,7 @@ from collector import tables as t
 from collector.errors import MailError
 from collector.settings import Settings
 from collector.store import Store
-from collector.txn import reading, writing
+from collector.txn import writing
 from exporters.email import Notice, SmtpTransport, alert_message, subject
 
 log = logging.getLogger("touchmetrics.mail")
@@ -188,7 +188,7 @@ def subject_of(row: Row[Any]) -> str:
 def outbox_rows(store: Store, limit: int = 50) -> list[Row[Any]]:
     """The queued mail first (oldest first), then the latest sent, ``limit`` rows at most."""
     o = t.outbox.c
-    with reading(store) as conn:
+    with store.reading() as conn:
         queued = conn.execute(
             select(t.outbox).where(o.sent_at.is_(None)).order_by(o.id).limit(limit)
         ).all()

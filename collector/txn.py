@@ -1,5 +1,5 @@
-"""Transactions on a store for the modules beside store.py (alerts, outbox), with database
-errors converted to StoreError at this boundary."""
+"""Write transactions on a store for the modules beside store.py (alerts, outbox), with
+database errors converted to StoreError at this boundary. They read with Store.reading."""
 
 from __future__ import annotations
 
@@ -26,16 +26,6 @@ def writing(store: Store) -> Iterator[Connection]:
         raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
     except SQLAlchemyError as exc:
         raise StoreError(f"database write failed: {driver_message(exc)}") from exc
-
-
-@contextmanager
-def reading(store: Store) -> Iterator[Connection]:
-    """A read-only connection that never waits for a writer's lock."""
-    try:
-        with store.reader.connect() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"database unavailable: {driver_message(exc)}") from exc
 
 
 def upsert(store: Store, table: Table) -> Any:
