@@ -9,16 +9,17 @@ every record making an id that an earlier line made with other content is marked
 rejected as a conflict, as an import in file order rejects it.
 
 A mapping's id ledger (collector.ledger) already judges its records this way as they are
-read; this is for the readers without one. Memory: one bucket of digests at a time.
+read, with the same digests; this is for the readers without one. Memory: one bucket of
+digests at a time.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from collector.buckets import Bucket
+from collector.ledger import digests
 from collector.schema import Event
 
 _ID = Event._fields.index("id")
@@ -35,8 +36,7 @@ class IdCheck:
         """Remember the events (Event tuples) of the record at ``line``."""
         buckets = self.buckets
         for index, event in enumerate(events):
-            key = int.from_bytes(hashlib.blake2b(event[_ID].encode(), digest_size=8).digest())
-            content = int(event[_CONTENT][:16], 16)
+            key, content = digests(event[_ID], event[_CONTENT])
             buckets[key % len(buckets)].add((key, line, index, content))
 
     def conflicts(self) -> dict[int, int]:

@@ -41,8 +41,7 @@ class IdLedger:
         mine: dict[int, int] = {}
         for item in events:
             event = item.event
-            key = int.from_bytes(hashlib.blake2b(event.id.encode(), digest_size=8).digest())
-            content = int(event.content_hash[:16], 16)
+            key, content = digests(event.id, event.content_hash)
             known = made.get(key)
             if known is None:
                 known = mine.get(key)
@@ -63,6 +62,12 @@ class IdLedger:
             "content: the mapping makes one id from two rows; give the event an `id` "
             "template that tells them apart"
         )
+
+
+def digests(event_id: str, content_hash: str) -> tuple[int, int]:
+    """An event's id and content as the 8-byte digests a ledger keeps of them."""
+    key = int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest())
+    return key, int(content_hash[:16], 16)
 
 
 def add_checked(batch: Batch, validator: Validator, record: Record, ledger: IdLedger) -> None:
