@@ -3,7 +3,7 @@ statement each.
 
 psycopg's executemany sends every row as its own statement (pipelined), and a million
 events spent most of their import there, in the driver's Python and the server's per
-statement work. COPY sends the rows as one stream of text the server parses itself.
+statement work. COPY sends the rows as one binary stream the server reads as it comes.
 
 COPY cannot skip a row whose key is taken, so rows that may be stored already go into a
 temporary staging table first and move on with one INSERT ... SELECT ... ON CONFLICT DO
@@ -53,6 +53,8 @@ def copy_rows(conn: Connection, table: Table, columns: Sequence[str], rows: Sequ
 
 def copied_all(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> bool:
     """Append every row to ``table`` with COPY, or none when a key is taken: False then."""
+    if not rows:
+        return True  # a batch of stored conversations only: no savepoint round trips
     with _driver(conn) as driver, driver.cursor() as cursor:
         return _copied_all(cursor, table, columns, rows)
 
