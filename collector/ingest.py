@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from collector.batch import BatchResult, Checkpoint
-from collector.reading import Job, chunks, rare_collections
+from collector.collecting import rare_collections
+from collector.reading import Job, chunks
 from collector.rejections import ByRule
 from collector.schema import Validator
 from collector.sources.lines import fingerprint

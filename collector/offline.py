@@ -21,12 +21,12 @@ from typing import NamedTuple
 from collector import buckets as spilling
 from collector.batch import CONFLICT, Incoming, position, validate_record
 from collector.buckets import Bucket
+from collector.collecting import rare_collections
 from collector.engine import replay
 from collector.errors import InvalidEvent
 from collector.ingest import Summary
 from collector.ledger import IdLedger
 from collector.metrics import FactRow
-from collector.reading import rare_collections
 from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
 
