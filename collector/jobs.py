@@ -12,10 +12,11 @@ from pathlib import Path
 from collector.batch import batch_of_events
 from collector.demo import LiveFeed
 from collector.errors import InputError
-from collector.ingest import Summary, ingest_file
+from collector.ingest import ingest_file
 from collector.schema import Validator
 from collector.sources.jsonl import JsonLinesReader
 from collector.store import Store
+from collector.summary import Summary
 from collector.totals import rebuild_totals, totals_layout
 
 log = logging.getLogger("touchmetrics.jobs")

@@ -24,11 +24,11 @@ from collector.buckets import Bucket
 from collector.collecting import rare_collections
 from collector.engine import replay
 from collector.errors import InvalidEvent
-from collector.ingest import Summary
 from collector.ledger import IdLedger
 from collector.metrics import FactRow
 from collector.schema import Event, Validator
 from collector.sources.record import Reader, Record
+from collector.summary import Summary
 
 IN_MEMORY_BYTES = 32 << 20  # of input read without spilling: some 240 MB in memory
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed

@@ -12,16 +12,20 @@ import hashlib
 import math
 import re
 from datetime import datetime, tzinfo
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from collector.errors import InvalidEvent, quote
 from collector.instants import EPOCH, FIRST_US, LAST_US, MICROSECOND, RANGE
-from collector.settings import CHANNEL_NAME, Settings
 from collector.sources.text import find_nul
 
+if TYPE_CHECKING:  # settings build pydantic models: a reading process does without them
+    from collector.settings import Settings
+
+# A channel's name, as events and the configuration give it.
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 EVENT_TYPES = (
     "conversation_started",
     "reopened",

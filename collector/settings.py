@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +26,8 @@ from pydantic import (
 
 from collector.errors import ConfigError, TouchmetricsError
 from collector.objectives import Objective, named_objectives
+from collector.schema import CHANNEL_NAME
 
-CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 ENV_PREFIX = "TOUCHMETRICS_"
 DEFAULT_RESPONSE_BUCKETS = (1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 14400, 86400)
 DEFAULT_RESOLUTION_BUCKETS = (60, 300, 900, 1800, 3600, 14400, 28800, 86400, 259200, 604800)

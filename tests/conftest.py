@@ -35,10 +35,10 @@ from collector import tables
 from collector.batch import Incoming
 from collector.connect import make_engine
 from collector.database import upgrade
-from collector.ingest import Summary
 from collector.schema import Validator
 from collector.settings import Settings, parse_settings
 from collector.store import Store
+from collector.summary import Summary
 
 REPO = Path(__file__).resolve().parent.parent
 TOUCHMETRICS = [sys.executable, "-m", "collector.cli"]

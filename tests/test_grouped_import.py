@@ -18,13 +18,14 @@ from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
 from collector.errors import InputError
 from collector.grouping import BUCKET_BYTES, RECORD_BYTES, bucket_count, worth_grouping
-from collector.ingest import Summary, ingest_file
+from collector.ingest import ingest_file
 from collector.schema import Validator
 from collector.settings import parse_settings
 from collector.sources.csvmap import MappedCsvReader
 from collector.sources.jsonl import JsonLinesReader
 from collector.sources.record import Reader
 from collector.store import Store
+from collector.summary import Summary
 from tests.conftest import REPO
 from tests.stores import emptied, store_contents, write_messy_log
 

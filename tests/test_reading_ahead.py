@@ -21,11 +21,12 @@ import yaml
 from collector.connect import make_engine
 from collector.demo import DemoSpec, generate
 from collector.errors import InputError
-from collector.ingest import READ_AHEAD_BYTES, Summary, ingest_file
+from collector.ingest import READ_AHEAD_BYTES, ingest_file
 from collector.schema import Validator
 from collector.sources.csvmap import MappedCsvReader
 from collector.sources.jsonl import JsonLinesReader
 from collector.store import Store
+from collector.summary import Summary
 from tests.conftest import CHANNELS, REPO
 from tests.stores import emptied, store_contents, write_messy_log
 

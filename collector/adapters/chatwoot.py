@@ -33,7 +33,7 @@ from typing import Any
 
 from collector.adapters.fields import InvalidPayload, dig, mapping, number, text, timestamp
 from collector.errors import ConfigError
-from collector.settings import CHANNEL_NAME
+from collector.schema import CHANNEL_NAME
 
 __all__ = ["ChannelPair", "ChatwootOptions", "InvalidPayload", "to_events"]
 

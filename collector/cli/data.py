@@ -51,8 +51,9 @@ def ingest(
 ) -> None:
     """Import JSON Lines of events (or CSV/TSV through --mapping) into the database."""
     from collector.database import open_store
-    from collector.ingest import Summary, ingest_file
+    from collector.ingest import ingest_file
     from collector.jobs import maintain_rollups
+    from collector.summary import Summary
 
     settings = load(config_path)
     total = Summary()
