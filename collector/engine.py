@@ -128,10 +128,22 @@ class Machine:
         assert self.last is None or key > self.last, (key, self.last)
         self.last = key
         facts: list[Fact] = []
+        self.step(event, facts)
+        return facts
+
+    def step(self, event: Applied, facts: list[Fact]) -> None:
+        """``apply`` without the order check, adding the new facts to ``facts``: for a
+        replay, which has sorted its events (and sets ``last`` once at the end)."""
         state = self.state
         if event.topic is not None:
             self.topic = event.topic
-        if state.started or _start(state, event, facts):
+        if not state.started:
+            go_on = _start(state, event, facts)
+            if state.started:
+                self.started_at = event.ts
+        else:
+            go_on = True
+        if go_on:
             if event.type == "csat":
                 assert event.score is not None
                 self.csat = Fact(
@@ -140,12 +152,9 @@ class Machine:
                 )  # fmt: skip
             else:
                 _apply(state, event, facts)
-        if self.started_at is None and facts and facts[0].kind == STARTED:
-            self.started_at = facts[0].at
         if state.channel is not None:
             # Applied in time order, so the last event credited to a channel is its latest.
             self.latest[state.channel] = event.ts
-        return facts
 
     def dump(self) -> str:
         """The machine as text to store with the conversation, without ``latest`` and the
@@ -186,8 +195,12 @@ def replay(events: Iterable[Applied]) -> Replay:
     """Apply one conversation's events in order and return its facts."""
     machine = Machine()
     facts: list[Fact] = []
-    for event in applied_order(events):
-        facts += machine.apply(event)
+    ordered = applied_order(events)
+    step = machine.step
+    for event in ordered:
+        step(event, facts)
+    if ordered:
+        machine.last = sort_key(ordered[-1])
     if machine.csat is not None:
         facts.append(machine.csat)
     s = machine.state
