@@ -39,6 +39,12 @@ EVENT_TYPES = (
 TYPE_ORDER = {name: rank for rank, name in enumerate(EVENT_TYPES)}
 AUTHORS = frozenset({"customer", "agent", "system"})
 KINDS = frozenset({"ai", "human"})
+# Each allowed text to its one shared string: an event then holds no copy of its own, and
+# marshal writes each once per batch of events and reads the rest as references.
+_TYPES = {name: name for name in EVENT_TYPES}
+_AUTHORS = {name: name for name in AUTHORS}
+_KINDS = {name: name for name in KINDS}
+_KEPT_CHANNELS = 10_000  # channel names remembered as valid
 SCALES = frozenset({2, 3, 5, 7, 10})
 RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?"
@@ -89,6 +95,7 @@ class Validator:
         )
         self._minutes: dict[str, int] = {}  # 'YYYY-MM-DDTHH:MM:' -> microseconds
         self._seconds: dict[str, int] = {}  # 'SS.fffZ' -> microseconds after the minute
+        self._channels = {name: name for name in self.declared}  # valid names met
 
     def validate(self, record: Any, raw: str | None = None) -> Event:
         """Return the normalised event, or raise InvalidEvent naming the field and rule.
@@ -103,8 +110,9 @@ class Validator:
         if raw is None or ("\\" in raw and "\\u0000" in raw):
             _refuse_nul(record)
         etype = record.get("type")
-        if not isinstance(etype, str) or etype not in TYPE_ORDER:
+        if not isinstance(etype, str) or etype not in _TYPES:
             raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
+        etype = _TYPES[etype]
         # The usual valid value is checked inline; anything else takes the helper's checks
         # and error messages. Calls and repeated lookups are a real cost at 1M records.
         conversation_id = record.get("conversation_id")
@@ -117,8 +125,10 @@ class Validator:
         if author is None:
             if etype == "message":
                 raise InvalidEvent("author", "required on a message: customer, agent or system")
-        elif not isinstance(author, str) or author not in AUTHORS:
+        elif not isinstance(author, str) or author not in _AUTHORS:
             raise InvalidEvent("author", _required_one_of(author, sorted(AUTHORS)))
+        else:
+            author = _AUTHORS[author]
         public = record.get("public", True)
         if not isinstance(public, bool):
             raise InvalidEvent("public", "must be true or false")
@@ -200,22 +210,35 @@ class Validator:
             moment = moment.replace(tzinfo=self.zone)
         return (moment - EPOCH) // MICROSECOND  # instants.micros_of, inline on this path
 
+    def _channel(self, name: str) -> str | None:
+        """The one shared string of a valid channel name; None for an invalid one."""
+        known = self._channels.get(name)
+        if known is None and CHANNEL_NAME.fullmatch(name):
+            known = name
+            if len(self._channels) < _KEPT_CHANNELS:
+                self._channels[name] = name
+        return known
+
     def _channel_and_kind(
         self, record: dict[str, Any], etype: str
     ) -> tuple[str | None, str | None]:
         channel = record.get("channel")
         kind = record.get("kind")
-        if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
-            raise InvalidEvent("kind", _required_one_of(kind, sorted(KINDS)))
+        if kind is not None:
+            if not isinstance(kind, str) or kind not in _KINDS:
+                raise InvalidEvent("kind", _required_one_of(kind, sorted(KINDS)))
+            kind = _KINDS[kind]
         if channel is None:
             if etype in ("conversation_started", "handoff"):
                 target = " (the target)" if etype == "handoff" else ""
                 raise InvalidEvent("channel", f"required on {etype}{target}")
             return None, None
-        if not isinstance(channel, str) or not CHANNEL_NAME.fullmatch(channel):
+        valid = self._channel(channel) if isinstance(channel, str) else None
+        if valid is None:
             raise InvalidEvent(
                 "channel", f"must match {CHANNEL_NAME.pattern} (got {quote(channel)})"
             )
+        channel = valid
         declared = self.declared.get(channel)
         if declared is None:
             if kind is None:
