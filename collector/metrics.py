@@ -7,6 +7,7 @@ equals what its channels would give pooled together.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -91,23 +92,46 @@ class Aggregate:
     values: dict[ValueKey, np.ndarray] = field(default_factory=dict)
 
 
+class Aggregator:
+    """Facts added up into an Aggregate as they come, a batch at a time (a file report
+    adds each conversation's facts as it replays it)."""
+
+    __slots__ = ("counts", "end", "flagged", "start", "values")
+
+    def __init__(self, window: Window | None = None) -> None:
+        self.start, self.end = (None, None) if window is None else (window.start, window.end)
+        self.counts: Counter[CountKey] = Counter()
+        self.flagged: Counter[CountKey] = Counter()
+        # Packed doubles: a list would take four times the memory.
+        self.values: dict[ValueKey, array[float]] = {}
+
+    def add(self, facts: Iterable[FactRow]) -> None:
+        """Count the facts that fall in the window."""
+        start, end = self.start, self.end
+        counts, flagged, values = self.counts, self.flagged, self.values
+        for kind, channel, at, value, flag, label, topic in facts:
+            if (start is not None and at < start) or (end is not None and at >= end):
+                continue
+            key = (kind, channel, label, topic)
+            counts[key] += 1
+            if flag:
+                flagged[key] += 1
+            if kind in DISTRIBUTIONS:
+                pooled = values.get((kind, channel, topic))
+                if pooled is None:
+                    pooled = values[(kind, channel, topic)] = array("d")
+                pooled.append(value or 0.0)
+
+    def result(self) -> Aggregate:
+        arrays = {key: np.array(pooled, dtype=float) for key, pooled in self.values.items()}
+        return Aggregate(self.counts, self.flagged, arrays)
+
+
 def aggregate(facts: Iterable[FactRow], window: Window | None = None) -> Aggregate:
     """The Aggregate of the facts that fall in ``window`` (None: all of them)."""
-    start, end = (None, None) if window is None else (window.start, window.end)
-    counts: Counter[CountKey] = Counter()
-    flagged: Counter[CountKey] = Counter()
-    values: dict[ValueKey, list[float]] = {}
-    for kind, channel, at, value, flag, label, topic in facts:
-        if (start is not None and at < start) or (end is not None and at >= end):
-            continue
-        key = (kind, channel, label, topic)
-        counts[key] += 1
-        if flag:
-            flagged[key] += 1
-        if kind in DISTRIBUTIONS:
-            values.setdefault((kind, channel, topic), []).append(value or 0.0)
-    arrays = {key: np.asarray(pooled, dtype=float) for key, pooled in values.items()}
-    return Aggregate(counts, flagged, arrays)
+    aggregator = Aggregator(window)
+    aggregator.add(facts)
+    return aggregator.result()
 
 
 @dataclass(slots=True)

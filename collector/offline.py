@@ -1,54 +1,54 @@
 """Reports straight from files, with no database: the same validation, engine and report.
 
-Reading keeps only what deduplication needs in memory (each id with its content hash);
-accepted events go, in a compact form, to one of a fixed number of buckets chosen by
-their conversation. A bucket stays in memory while it is small and spills to an anonymous
-temporary file when it grows, so a conversation's events all land in one bucket and the
-facts come from replaying one bucket at a time: peak memory is the ids plus one bucket,
-not every event of the log.
+Steps for a file:
+1. Validate its records (collector.validating): in a second process when the file is
+   large, so that validating, some two thirds of the work, runs beside the rest.
+2. Keep each event whose id is new, as the store would: only the ids (with a digest of
+   their content) stay in memory. Kept events go, in a compact form, to one of a fixed
+   number of buckets chosen by their conversation; a bucket stays in memory while it is
+   small and spills to an anonymous temporary file when it grows.
+3. Replay each conversation once: as the file moves past it, when the file comes by
+   conversation (collector.early), or else one bucket at a time once every file is read.
+Peak memory is the ids plus a bucket's worth of events, not every event of the log.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import marshal
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any
 
 from collector import buckets as spilling
-from collector.batch import CONFLICT, Incoming, position, validate_record
+from collector.batch import CONFLICT, position
 from collector.buckets import Bucket
 from collector.collecting import rare_collections
+from collector.early import EarlyReplay, Spilled
 from collector.engine import replay
-from collector.errors import InvalidEvent
-from collector.ledger import IdLedger
-from collector.metrics import FactRow
+from collector.metrics import Aggregate, FactRow, Window, aggregate, counting_open
+from collector.offload import offloaded
 from collector.schema import Event, Validator
-from collector.sources.record import Reader, Record
+from collector.sources.record import Reader
 from collector.summary import Summary
+from collector.validating import Item, Reading, cores, validated
 
 IN_MEMORY_BYTES = 32 << 20  # of input read without spilling: some 240 MB in memory
+# Of one file, validated in a second process: its start (some 0.2 s) pays off from some
+# 50k records.
+OFFLOAD_BYTES = 8 << 20
 BUCKETS = 64  # 1M events: some 16k events a bucket, a few MiB each when replayed
 _CONVERSATION = itemgetter(1)
-
-
-class Spilled(NamedTuple):
-    """An event as a bucket keeps it: an Event without its content hash."""
-
-    id: str
-    conversation_id: str
-    type: str
-    ts: int
-    channel: str | None
-    kind: str | None
-    author: str | None
-    public: bool
-    score: int | None
-    scale: int
-    topic: str | None
+_ID, _CONVERSATION_ID, _CHANNEL, _KIND, _CONTENT = (
+    Event._fields.index(name)
+    for name in ("id", "conversation_id", "channel", "kind", "content_hash")
+)
+_EVENT_WIDTH = len(Event._fields)
+_ITEM_WIDTH = _EVENT_WIDTH + 1  # and the line
+_SPILLED_WIDTH = len(Spilled._fields)
 
 
 @dataclass(slots=True)
@@ -56,7 +56,7 @@ class FileLog:
     """Events read from files, deduplicated by id as the store would."""
 
     validator: Validator
-    # The content hash as a 128-bit int: a third of the memory of its hex text.
+    # Each id read, with its content's _digest.
     hashes: dict[str, int] = field(default_factory=dict)
     # False for an input small enough to hold whole: its events stay in ``held``, by
     # conversation, as they were read (the fastest way), and no bucket is used.
@@ -65,90 +65,89 @@ class FileLog:
     held: defaultdict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
     kinds: dict[str, str] = field(default_factory=dict)
     summary: Summary = field(default_factory=Summary)
+    early: EarlyReplay | None = None  # replaying as the file is read (collector.early)
 
     def __post_init__(self) -> None:
         self.buckets = [Bucket() for _ in range(BUCKETS)] if self.spills else []
 
     def read(self, reader: Reader, path: Path) -> None:
         """Take each record of a file whole, as an import would, or count why not."""
-        source = str(path)
         summary = self.summary
         summary.unit = reader.unit if summary.unit in ("", reader.unit) else "record"
-        ledger = IdLedger(source) if reader.ledger else None
-        validate = self.validator.validate
-        for record in reader.records(path):
-            summary.records += 1
-            if record.skipped is not None:
-                summary.skipped[record.skipped] += 1
-            elif ledger is None and record.error is None and len(record.items) == 1:
-                # The usual record, made short: one event, no list of them to build.
-                try:
-                    event = validate(record.items[0], record.raw)
-                except InvalidEvent as exc:
-                    self._reject(source, record, exc.reason)
-                    continue
-                if not self._keep(event):
-                    self._reject(source, record, CONFLICT)
+        work = Reading(self.validator, reader, path)
+        if path.stat().st_size > OFFLOAD_BYTES and cores() > 1:
+            # Validating is some two thirds of the work: a second process does it while
+            # this one keeps what it sent before.
+            work.packed = True
+            blocks = offloaded(validated, work, "touchmetrics-reader")
+        else:
+            blocks = validated(work)
+        source = str(path)
+        for block in blocks:
+            self._take(marshal.loads(block) if isinstance(block, bytes) else block, source)
+
+    def _take(self, items: list[Item], source: str) -> None:
+        """Keep or count a block of records as ``validated`` left them."""
+        summary = self.summary
+        summary.records += len(items)
+        for item in items:
+            if len(item) == _ITEM_WIDTH:  # the usual record: one event, validated
+                if not self._keep(item):
+                    summary.rejected += 1
+                    summary.by_rule.add(position(source, item[-1]), CONFLICT)
+            elif len(item) == 1:
+                summary.skipped[item[0]] += 1
+            elif isinstance(item[1], str):
+                summary.rejected += 1
+                summary.by_rule.add(item[0], item[1])
             else:
-                self._read_whole(record, source, ledger)
+                self._take_whole(item[0], item[1], source)
 
-    def _read_whole(self, record: Record, source: str, ledger: IdLedger | None) -> None:
-        """A record of several events (or none, or an error): all taken, or none."""
-        events, rejection = validate_record(self.validator, record, source)
-        why = None if rejection is not None else self._conflict(events, record, ledger)
-        if rejection is not None or why is not None:
-            self._reject(source, record, why or (rejection.reason if rejection else ""))
-            return
-        for incoming in events:
-            self.add(incoming.event)
+    def _take_whole(self, line: int, events: list[tuple[Any, ...]], source: str) -> None:
+        """A record of several events (or one a ledger checked): all taken, or none."""
+        for event in events:
+            known = self.hashes.get(event[_ID])
+            if known is not None and known != _digest(event[_CONTENT]):
+                self.summary.rejected += 1
+                self.summary.by_rule.add(position(source, line), CONFLICT)
+                return
+        for event in events:
+            self.add(event)
 
-    def _reject(self, source: str, record: Record, reason: str) -> None:
-        self.summary.rejected += 1
-        self.summary.by_rule.add(position(source, record.line), reason)
-
-    def _conflict(
-        self, events: list[Incoming], record: Record, ledger: IdLedger | None
-    ) -> str | None:
-        """Why a record's events cannot be taken: an id read before with other content."""
-        if ledger is not None:
-            why = ledger.conflict(events, record.line)
-            if why is not None:
-                return why
-        for incoming in events:
-            known = self.hashes.get(incoming.event.id)
-            if known is not None and known != int(incoming.event.content_hash, 16):
-                return CONFLICT
-        return None
-
-    def add(self, event: Event) -> None:
+    def add(self, event: tuple[Any, ...]) -> None:
         """Keep an event whose id is new; count one read before as a duplicate, or as a
-        conflict when its content differs (``read`` turns a record with a conflict away
-        whole before it gets here)."""
+        conflict when its content differs (a record with a conflict is turned away whole
+        before it gets here)."""
         if not self._keep(event):
             self.summary.rejected += 1
-            self.summary.by_rule.add(event.id, CONFLICT)
+            self.summary.by_rule.add(event[_ID], CONFLICT)
 
-    def _keep(self, event: Event) -> bool:
-        """Keep an event whose id is new, or count one read before as a duplicate; False
-        when its id was read before with other content, for the caller to count."""
-        digest = int(event.content_hash, 16)
-        known = self.hashes.get(event.id)
+    def _keep(self, event: tuple[Any, ...]) -> bool:
+        """Keep an event (an Event's fields) whose id is new, or count one read before as
+        a duplicate; False when its id was read before with other content, for the caller
+        to count."""
+        digest = _digest(event[_CONTENT])
+        known = self.hashes.get(event[_ID])
         if known is not None:
             self.summary.duplicates += known == digest
             return known == digest
-        self.hashes[event.id] = digest
+        self.hashes[event[_ID]] = digest
         if self.spills:
             # hash() differs between processes, but the buckets live and die in this one.
-            bucket = self.buckets[hash(event.conversation_id) % BUCKETS]
+            bucket = self.buckets[hash(event[_CONVERSATION_ID]) % BUCKETS]
+            entry = event[:_SPILLED_WIDTH]  # a plain tuple, which marshal takes
             pending = bucket.pending  # Bucket.add inline: once per event of the file
-            pending.append(event[:11])  # Spilled's fields as a plain tuple, which marshal takes
+            pending.append(entry)
             if len(pending) >= spilling.SPILL_AT:
                 bucket.spill()
+            if self.early is not None:
+                self.early.add(entry)
         else:
-            self.held[event.conversation_id].append(event)
+            self.held[event[_CONVERSATION_ID]].append(Event._make(event[:_EVENT_WIDTH]))
         self.summary.accepted += 1
-        if event.channel is not None and event.kind is not None:
-            self.kinds.setdefault(event.channel, event.kind)
+        channel, kind = event[_CHANNEL], event[_KIND]
+        if channel is not None and kind is not None:
+            self.kinds.setdefault(channel, kind)
         return True
 
     def conversations(self) -> Iterator[tuple[str, list[Spilled] | list[Event]]]:
@@ -171,6 +170,16 @@ class FileLog:
             for f in result.facts:
                 yield (f.kind, f.channel, f.at, f.value, f.flag, f.label, result.topic)
 
+    def aggregate(self, window: Window) -> tuple[Aggregate, Counter[tuple[str, str | None]]]:
+        """The Aggregate of the facts in ``window``, and the conversations open at its end
+        by (channel, topic): replayed early when the file allowed it, else now."""
+        if self.early is not None and self.early.window == window:
+            done = self.early.finish()
+            if done is not None:
+                return done
+        opened: Counter[tuple[str, str | None]] = Counter()
+        return aggregate(counting_open(self.facts(), window.end, opened), window), opened
+
     def event_counts(self) -> dict[str, int]:
         s = self.summary
         return {"accepted": s.accepted, "duplicates": s.duplicates, "rejected": s.rejected}
@@ -187,11 +196,25 @@ class FileLog:
         self.close()
 
 
-def read_files(validator: Validator, inputs: Iterable[tuple[Reader, Path]]) -> FileLog:
+def _digest(content_hash: str) -> int:
+    """The first 60 bits of a content hash: the most an int of 32 bytes holds, where the
+    hex text takes 81. Two contents of one id alike in 60 bits are no real risk."""
+    return int(content_hash[:15], 16)
+
+
+def read_files(
+    validator: Validator, inputs: Iterable[tuple[Reader, Path]], window: Window | None = None
+) -> FileLog:
+    """The files read into a log; with ``window``, the facts in it are added up as the
+    conversations go by, where the files allow it (collector.early)."""
     inputs = list(inputs)
     # Held whole, events take some six times their bytes in the file.
     log = FileLog(validator, spills=sum(p.stat().st_size for _r, p in inputs) > IN_MEMORY_BYTES)
+    if log.spills and window is not None:
+        log.early = EarlyReplay(window)
     with rare_collections():  # the ids only grow: each full collection would walk them all
         for reader, path in inputs:
             log.read(reader, path)
+    # Every id is judged: replaying can have their memory.
+    log.hashes.clear()
     return log

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from collector.aggregates import open_at, read_aggregate
 from collector.errors import TouchmetricsError
 from collector.instants import parse_instant
-from collector.metrics import GROUPINGS, Query, Window, build_report, counting_open
+from collector.metrics import GROUPINGS, Query, Window, build_report
 from collector.schema import Validator
 from collector.settings import Settings
 from collector.sources.record import Reader
@@ -107,11 +106,8 @@ def report_from_files(
 ) -> dict[str, Any]:
     from collector.offline import read_files
 
-    with read_files(Validator(settings), inputs) as log:
+    with read_files(Validator(settings), inputs, query.window) as log:
         kinds = {**log.kinds, **settings.channel_kinds()}
         known_channel(query, kinds)
-        # Counted as the facts stream past, rather than holding them all for a second pass;
-        # build_report reads the counts only once it has read every fact.
-        opened: Counter[tuple[str, str | None]] = Counter()
-        facts = counting_open(log.facts(), query.window.end, opened)
+        facts, opened = log.aggregate(query.window)
         return build_report(facts, kinds, settings.channels, query, log.event_counts(), opened)

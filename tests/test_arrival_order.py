@@ -16,10 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from collector import tables
+from collector import early, tables
 from collector.batch import Batch, batch_of_events
+from collector.early import EarlyReplay
 from collector.engine import applied_order, replay
 from collector.hourly import hourly_counts
+from collector.metrics import Window, aggregate, counting_open
 from collector.offline import FileLog
 from collector.prepare import conversation_row
 from collector.rollup import contributions
@@ -257,3 +259,36 @@ def test_it_reads_files_to_the_in_order_result_however_events_arrive(offline_set
     assert got == in_order_facts(validator, events)
     duplicates, conflicts = outcome(batches, events)
     assert (log.summary.duplicates, log.summary.rejected) == (duplicates, conflicts)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=deliveries(), held=st.integers(1, 20), by_conversation=st.booleans())
+def test_a_file_replayed_as_it_is_read_adds_up_to_a_replay_of_its_buckets(
+    offline_settings, monkeypatch, case, held, by_conversation
+):
+    """However few events the early replay holds, and whether the file comes by
+    conversation (replayed early) or not (given up, or not): the facts and open counts in
+    one window are those of replaying the buckets once the file is read."""
+    _events, batches = case
+    items = [i for b in batches for i in b]
+    if by_conversation:
+        items.sort(key=lambda item: item["conversation_id"])  # stable: repeats stay later
+    monkeypatch.setattr(early, "HELD", held)
+    validator = Validator(offline_settings)
+    window = Window(1_793_527_204_000_000, 1_793_527_210_000_000)
+    with FileLog(validator, early=EarlyReplay(window)) as log:
+        for item in items:
+            log.add(validator.validate(item))
+        opened: Counter[tuple[str, str | None]] = Counter()
+        full = aggregate(counting_open(log.facts(), window.end, opened), window)
+        assert log.early is not None
+        replayed_early = not log.early.given_up
+        got, got_opened = log.aggregate(window)
+    assert (got.counts, got.flagged, got_opened) == (full.counts, full.flagged, opened)
+    assert {k: sorted(v) for k, v in got.values.items()} == {
+        k: sorted(v) for k, v in full.values.items()
+    }
+    if by_conversation and held >= 14:  # a whole conversation fits: none is met again
+        assert replayed_early

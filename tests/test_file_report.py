@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 
-from collector import buckets, offline
+from collector import buckets, early, offline
 from collector.batch import CONFLICT
 from collector.demo import DemoSpec, generate
+from collector.early import EarlyReplay
 from collector.offline import FileLog, read_files
 from collector.schema import Validator
 from collector.settings import parse_settings
@@ -92,3 +94,74 @@ def test_a_small_input_is_read_in_memory_into_the_facts_a_spilled_one_gives(mess
     with read_files(validator, [(JsonLinesReader(), messy_log)]) as spilled:
         assert any(bucket.file for bucket in spilled.buckets)
         assert (sorted(spilled.facts(), key=repr), spilled.summary.as_dict()) == held
+
+
+@pytest.fixture
+def in_conversation_order(tmp_path: Path) -> Path:
+    """Demo conversations one after another, as an export by conversation writes them."""
+    path = tmp_path / "by-conversation.jsonl"
+    path.write_text("".join(generate(DemoSpec(seed=5), conversations=300)))
+    return path
+
+
+@pytest.fixture
+def second_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Any file is validated in a second process, on any machine; the names of the
+    processes started are listed."""
+    started: list[str] = []
+    real = offline.offloaded
+
+    def counted(produce: Any, work: Any, name: str) -> Any:
+        started.append(name)
+        return real(produce, work, name)
+
+    monkeypatch.setattr(offline, "OFFLOAD_BYTES", 0)
+    monkeypatch.setattr(offline, "cores", lambda: 2)
+    monkeypatch.setattr(offline, "offloaded", counted)
+    return started
+
+
+@pytest.mark.usefixtures("small_buckets")
+@pytest.mark.parametrize(
+    "window", [(), ("--from", "2026-11-02T00:00:00Z", "--to", "2026-11-05T12:00:00Z")]
+)
+def test_a_log_by_conversation_is_replayed_as_it_is_read_into_the_databases_report(
+    cli, config_file, in_conversation_order, monkeypatch, window
+):
+    monkeypatch.setattr(early, "HELD", 40)  # a few conversations held at a time
+    given_up: list[bool] = []
+    real = EarlyReplay.finish
+
+    def finish(self: EarlyReplay) -> Any:
+        given_up.append(self.given_up)
+        return real(self)
+
+    monkeypatch.setattr(EarlyReplay, "finish", finish)
+    cli("ingest", "--config", config_file, in_conversation_order)
+    args = ("report", "--config", config_file, "--format", "json", *window)
+    assert cli(*args, in_conversation_order).stdout == cli(*args).stdout
+    assert given_up == [False]  # replayed early, not from the buckets
+
+
+@pytest.mark.usefixtures("small_buckets")
+def test_a_large_file_is_validated_in_a_second_process_into_the_same_report(
+    cli, config_file, messy_log, second_process
+):
+    args = ("report", "--config", config_file, "--format", "json", messy_log)
+    offloaded = cli(*args).stdout
+    assert second_process == ["touchmetrics-reader"]
+    with pytest.MonkeyPatch.context() as here:
+        here.setattr(offline, "OFFLOAD_BYTES", 1 << 40)
+        assert cli(*args).stdout == offloaded
+    assert second_process == ["touchmetrics-reader"]  # the second run read it here
+
+
+def test_an_error_in_the_second_process_stops_the_report_with_its_message(
+    cli, config_file, tmp_path, second_process
+):
+    array = tmp_path / "array.json"
+    array.write_text('[{"id": "a"}]\n')
+    result = cli("report", "--config", config_file, array)
+    assert second_process == ["touchmetrics-reader"]
+    assert result.exit_code == 2
+    assert "holds a JSON array, but files must be JSON Lines" in result.output
