@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-SPILL_AT = 1024  # entries a bucket holds in memory before it writes them out
+SPILL_AT = 256  # entries a bucket holds in memory before it writes them out
 _LENGTH = struct.Struct("<I")
 
 Entry = tuple[Any, ...]

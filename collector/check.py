@@ -15,7 +15,7 @@ from typing import Any
 
 from collector.aggregates import read_aggregate
 from collector.errors import CheckError
-from collector.evaluation import GroupKey, Result, Share, evaluate, evaluate_aggregates
+from collector.evaluation import GroupKey, Result, Share, evaluate_aggregates
 from collector.metrics import Window
 from collector.objectives import Objective
 from collector.settings import Settings
@@ -239,9 +239,11 @@ def _from_files(
     from collector.offline import read_files
     from collector.schema import Validator
 
-    with read_files(Validator(settings), side.inputs) as log:
+    whole = Window()  # a log is judged whole: every objective over all its facts
+    with read_files(Validator(settings), side.inputs, whole) as log:
         kinds = {**log.kinds, **settings.channel_kinds()}
-        results = evaluate(objectives, log.facts(), kinds, settings.channels)
+        facts, _open = log.aggregate(whole)
+        results = evaluate_aggregates(objectives, lambda _span: facts, kinds, settings.channels)
     s = log.summary
     files = len(side.inputs)
     description = (

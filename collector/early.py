@@ -22,7 +22,7 @@ from collector.metrics import Aggregate, Aggregator, Window, counting_open
 HELD = 20_000  # events held in conversations not yet replayed: some 5 MB
 # Conversations replayed early, remembered to tell a conversation met again: some 60 bytes
 # each. Past this many the file is read the usual way.
-REMEMBERED = 2_000_000
+REMEMBERED = 1_000_000
 
 
 class Spilled(NamedTuple):
