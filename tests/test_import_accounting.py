@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from collector import offline
 from collector.database import open_store
 from collector.rejections import rule_of
 from collector.settings import parse_settings
@@ -81,6 +82,26 @@ def test_it_names_both_rows_when_reporting_straight_from_the_file(cli, mapping_f
     report = json.loads(result.stdout)
     assert report["events"] == {"accepted": 5, "duplicates": 0, "rejected": 1}
     assert report["groups"][0]["response_seconds"]["n"] == 2  # 10:05 and 10:08, not 10:06
+
+
+def test_a_mapped_export_validated_in_a_second_process_reports_as_one_read_here(
+    cli, mapping_file, tmp_path, monkeypatch
+):
+    config = tmp_path / "offline.yaml"
+    config.write_text(yaml.safe_dump({"channels": CHANNELS}))
+    rows = [*THREAD[:2], HEADER, *THREAD[2:], BAD_TIME, REPLY_TWICE, THREAD[1]]
+    data = export(tmp_path, rows)
+    args = ("report", "--config", config, "--mapping", mapping_file, "--format", "json", data)
+    here = cli(*args).stdout
+    monkeypatch.setattr(offline, "OFFLOAD_BYTES", 0)  # any file: a second process
+    monkeypatch.setattr(offline, "cores", lambda: 2)
+    started: list[str] = []
+    real = offline.offloaded
+    monkeypatch.setattr(offline, "offloaded", lambda *a: started.append(a[-1]) or real(*a))
+    assert cli(*args).stdout == here
+    assert started == ["touchmetrics-reader"]
+    # the ledger's conflict, a bad time and a repeated row, as the import counts them
+    assert json.loads(here)["events"] == {"accepted": 5, "duplicates": 1, "rejected": 2}
 
 
 # -- rows add up ------------------------------------------------------------------------------
