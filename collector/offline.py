@@ -62,7 +62,7 @@ class FileLog:
     # conversation, as they were read (the fastest way), and no bucket is used.
     spills: bool = True
     buckets: list[Bucket] = field(default_factory=list)
-    held: defaultdict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    held: defaultdict[str, list[Spilled]] = field(default_factory=lambda: defaultdict(list))
     kinds: dict[str, str] = field(default_factory=dict)
     summary: Summary = field(default_factory=Summary)
     early: EarlyReplay | None = None  # replaying as the file is read (collector.early)
@@ -132,25 +132,25 @@ class FileLog:
             self.summary.duplicates += known == digest
             return known == digest
         self.hashes[event[_ID]] = digest
+        entry = event[:_SPILLED_WIDTH]  # a plain tuple, which marshal takes
         if self.spills:
             # hash() differs between processes, but the buckets live and die in this one.
             bucket = self.buckets[hash(event[_CONVERSATION_ID]) % BUCKETS]
-            entry = event[:_SPILLED_WIDTH]  # a plain tuple, which marshal takes
             pending = bucket.pending  # Bucket.add inline: once per event of the file
             pending.append(entry)
             if len(pending) >= spilling.SPILL_AT:
                 bucket.spill()
-            if self.early is not None:
-                self.early.add(entry)
         else:
-            self.held[event[_CONVERSATION_ID]].append(Event._make(event[:_EVENT_WIDTH]))
+            self.held[event[_CONVERSATION_ID]].append(Spilled._make(entry))
+        if self.early is not None:
+            self.early.add(entry)
         self.summary.accepted += 1
         channel, kind = event[_CHANNEL], event[_KIND]
         if channel is not None and kind is not None:
             self.kinds.setdefault(channel, kind)
         return True
 
-    def conversations(self) -> Iterator[tuple[str, list[Spilled] | list[Event]]]:
+    def conversations(self) -> Iterator[tuple[str, list[Spilled]]]:
         """Each conversation with its accepted events, one bucket in memory at a time."""
         if not self.spills:
             yield from self.held.items()
@@ -210,7 +210,7 @@ def read_files(
     inputs = list(inputs)
     # Held whole, events take some six times their bytes in the file.
     log = FileLog(validator, spills=sum(p.stat().st_size for _r, p in inputs) > IN_MEMORY_BYTES)
-    if log.spills and window is not None:
+    if window is not None:
         log.early = EarlyReplay(window)
     with rare_collections():  # the ids only grow: each full collection would walk them all
         for reader, path in inputs:
