@@ -34,7 +34,7 @@ from collector.offload import offloaded
 from collector.schema import Event, Validator
 from collector.sources.record import Reader
 from collector.summary import Summary
-from collector.validating import Item, Reading, cores, validated
+from collector.validating import Item, Reading, cores, packed, validated
 
 IN_MEMORY_BYTES = 32 << 20  # of input read without spilling: some 240 MB in memory
 # Of one file, validated in a second process: its start (some 0.2 s) pays off from some
@@ -75,16 +75,16 @@ class FileLog:
         summary = self.summary
         summary.unit = reader.unit if summary.unit in ("", reader.unit) else "record"
         work = Reading(self.validator, reader, path)
+        blocks: Iterable[list[Item]]
         if path.stat().st_size > OFFLOAD_BYTES and cores() > 1:
             # Validating is some two thirds of the work: a second process does it while
             # this one keeps what it sent before.
-            work.packed = True
-            blocks = offloaded(validated, work, "touchmetrics-reader")
+            blocks = map(marshal.loads, offloaded(packed, work, "touchmetrics-reader"))
         else:
             blocks = validated(work)
         source = str(path)
         for block in blocks:
-            self._take(marshal.loads(block) if isinstance(block, bytes) else block, source)
+            self._take(block, source)
 
     def _take(self, items: list[Item], source: str) -> None:
         """Keep or count a block of records as ``validated`` left them."""
@@ -93,13 +93,11 @@ class FileLog:
         for item in items:
             if len(item) == _ITEM_WIDTH:  # the usual record: one event, validated
                 if not self._keep(item):
-                    summary.rejected += 1
-                    summary.by_rule.add(position(source, item[-1]), CONFLICT)
+                    self._reject(position(source, item[-1]), CONFLICT)
             elif len(item) == 1:
                 summary.skipped[item[0]] += 1
             elif isinstance(item[1], str):
-                summary.rejected += 1
-                summary.by_rule.add(item[0], item[1])
+                self._reject(item[0], item[1])
             else:
                 self._take_whole(item[0], item[1], source)
 
@@ -108,8 +106,7 @@ class FileLog:
         for event in events:
             known = self.hashes.get(event[_ID])
             if known is not None and known != _digest(event[_CONTENT]):
-                self.summary.rejected += 1
-                self.summary.by_rule.add(position(source, line), CONFLICT)
+                self._reject(position(source, line), CONFLICT)
                 return
         for event in events:
             self.add(event)
@@ -119,8 +116,11 @@ class FileLog:
         conflict when its content differs (a record with a conflict is turned away whole
         before it gets here)."""
         if not self._keep(event):
-            self.summary.rejected += 1
-            self.summary.by_rule.add(event[_ID], CONFLICT)
+            self._reject(event[_ID], CONFLICT)
+
+    def _reject(self, where: str, reason: str) -> None:
+        self.summary.rejected += 1
+        self.summary.by_rule.add(where, reason)
 
     def _keep(self, event: tuple[Any, ...]) -> bool:
         """Keep an event (an Event's fields) whose id is new, or count one read before as

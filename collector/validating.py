@@ -27,7 +27,6 @@ class Reading:
     validator: Validator
     reader: Reader
     path: Path
-    packed: bool = False  # blocks as marshal bytes, the cheapest way across a pipe
 
 
 # What ``validated`` makes of a record, by its length: 13, a record of one event taken (the
@@ -37,7 +36,7 @@ Item = tuple[Any, ...]
 BLOCK = 4096  # records in one block
 
 
-def validated(work: Reading) -> Iterator[list[Item] | bytes]:
+def validated(work: Reading) -> Iterator[list[Item]]:
     """The file's records in blocks, each validated as an import would, and checked
     against the file's id ledger when its reader keeps one."""
     source = str(work.path)
@@ -55,10 +54,15 @@ def validated(work: Reading) -> Iterator[list[Item] | bytes]:
         else:
             block.append(_whole(work.validator, record, source, ledger))
         if len(block) >= BLOCK:
-            yield marshal.dumps(block) if work.packed else block
+            yield block
             block = []
     if block:
-        yield marshal.dumps(block) if work.packed else block
+        yield block
+
+
+def packed(work: Reading) -> Iterator[bytes]:
+    """``validated``'s blocks as marshal bytes, the cheapest way across a pipe."""
+    return map(marshal.dumps, validated(work))
 
 
 def _whole(validator: Validator, record: Record, source: str, ledger: IdLedger | None) -> Item:
