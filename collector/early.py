@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import Counter, OrderedDict
 from typing import Any, NamedTuple
 
-from collector.engine import replay
-from collector.metrics import Aggregate, Aggregator, Window, counting_open
+from collector.engine import Replay, replay
+from collector.metrics import Aggregate, Aggregator, FactRow, Window, counting_open
 
 HELD = 20_000  # events held in conversations not yet replayed: some 5 MB
 # Conversations replayed early, remembered to tell a conversation met again: some 60 bytes
@@ -43,6 +43,12 @@ class Spilled(NamedTuple):
 
 
 Entry = tuple[Any, ...]  # Spilled's fields as a plain tuple
+
+
+def fact_rows(result: Replay) -> list[FactRow]:
+    """A replayed conversation's facts as a report reads them, each with its topic."""
+    topic = result.topic
+    return [(f.kind, f.channel, f.at, f.value, f.flag, f.label, topic) for f in result.facts]
 
 
 class EarlyReplay:
@@ -98,9 +104,7 @@ class EarlyReplay:
         if len(self.replayed) > REMEMBERED:
             self._give_up()
             return
-        result = replay(list(map(Spilled._make, events)))
-        topic = result.topic
-        rows = [(f.kind, f.channel, f.at, f.value, f.flag, f.label, topic) for f in result.facts]
+        rows = fact_rows(replay(list(map(Spilled._make, events))))
         self.aggregator.add(counting_open(rows, self.window.end, self.opened))
 
     def _give_up(self) -> None:

@@ -27,7 +27,7 @@ from collector import buckets as spilling
 from collector.batch import CONFLICT, position
 from collector.buckets import Bucket
 from collector.collecting import rare_collections
-from collector.early import EarlyReplay, Spilled
+from collector.early import EarlyReplay, Spilled, fact_rows
 from collector.engine import replay
 from collector.metrics import Aggregate, FactRow, Window, aggregate, counting_open
 from collector.offload import offloaded
@@ -166,9 +166,7 @@ class FileLog:
     def facts(self) -> Iterator[FactRow]:
         """The facts of every conversation, each replayed once."""
         for _cid, events in self.conversations():
-            result = replay(events)
-            for f in result.facts:
-                yield (f.kind, f.channel, f.at, f.value, f.flag, f.label, result.topic)
+            yield from fact_rows(replay(events))
 
     def aggregate(self, window: Window) -> tuple[Aggregate, Counter[tuple[str, str | None]]]:
         """The Aggregate of the facts in ``window``, and the conversations open at its end
