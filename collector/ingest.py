@@ -10,12 +10,12 @@ Steps for one file:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from collector.batch import Checkpoint
 from collector.collecting import rare_collections
+from collector.offload import cores
 from collector.reading import Job, chunks
 from collector.schema import Validator
 from collector.sources.lines import fingerprint
@@ -85,7 +85,7 @@ def _batch_size(store: Store) -> int:
 
 
 def _worth_reading_ahead(path: Path, offset: int) -> bool:
-    return (os.cpu_count() or 1) > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
+    return cores() > 1 and path.stat().st_size - offset >= READ_AHEAD_BYTES
 
 
 def _resume_point(store: Store, path: Path, source: str, key: str, *, restart: bool) -> Checkpoint:

@@ -30,11 +30,11 @@ from collector.collecting import rare_collections
 from collector.early import EarlyReplay, Spilled, fact_rows
 from collector.engine import replay
 from collector.metrics import Aggregate, FactRow, Window, aggregate, counting_open
-from collector.offload import offloaded
+from collector.offload import cores, offloaded
 from collector.schema import Event, Validator
 from collector.sources.record import Reader
 from collector.summary import Summary
-from collector.validating import Item, Reading, cores, packed, validated
+from collector.validating import Item, Reading, packed, validated
 
 IN_MEMORY_BYTES = 32 << 20  # of input read without spilling: some 240 MB in memory
 # Of one file, validated in a second process: its start (some 0.2 s) pays off from some

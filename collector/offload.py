@@ -10,6 +10,7 @@ a large file validates its records this way (collector.offline).
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
 import signal
@@ -26,6 +27,14 @@ STOP_SECONDS = 1.0  # how long the second process may take to stop before it is 
 
 T = TypeVar("T")
 A = TypeVar("A")
+
+
+def cores() -> int:
+    """The CPUs this process may run on: a second process is worth starting on two."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
 
 
 def offloaded(produce: Callable[[A], Iterator[T]], argument: A, name: str) -> Iterator[T]:

@@ -7,7 +7,6 @@ It imports only what validating needs, so that the second process starts small.
 from __future__ import annotations
 
 import marshal
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,11 +73,3 @@ def _whole(validator: Validator, record: Record, source: str, ledger: IdLedger |
     if why is not None:
         return (position(source, record.line), why)
     return (record.line, [tuple(incoming.event) for incoming in events])
-
-
-def cores() -> int:
-    """The CPUs this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on every platform
-        return os.cpu_count() or 1
