@@ -109,10 +109,10 @@ class Validator:
         # One backslash test (a memchr) spares the usual record the six-character search.
         if raw is None or ("\\" in raw and "\\u0000" in raw):
             _refuse_nul(record)
-        etype = record.get("type")
-        if not isinstance(etype, str) or etype not in _TYPES:
-            raise InvalidEvent("type", _required_one_of(etype, EVENT_TYPES))
-        etype = _TYPES[etype]
+        given = record.get("type")
+        etype = _TYPES.get(given) if isinstance(given, str) else None
+        if etype is None:
+            raise InvalidEvent("type", _required_one_of(given, EVENT_TYPES))
         # The usual valid value is checked inline; anything else takes the helper's checks
         # and error messages. Calls and repeated lookups are a real cost at 1M records.
         conversation_id = record.get("conversation_id")
@@ -122,13 +122,13 @@ class Validator:
         ts = self.timestamp(record.get("timestamp"))
         channel, kind = self._channel_and_kind(record, etype)
         author = record.get("author")
-        if author is None:
-            if etype == "message":
-                raise InvalidEvent("author", "required on a message: customer, agent or system")
-        elif not isinstance(author, str) or author not in _AUTHORS:
-            raise InvalidEvent("author", _required_one_of(author, sorted(AUTHORS)))
-        else:
-            author = _AUTHORS[author]
+        if author is not None:
+            shared = _AUTHORS.get(author) if isinstance(author, str) else None
+            if shared is None:
+                raise InvalidEvent("author", _required_one_of(author, sorted(AUTHORS)))
+            author = shared
+        elif etype == "message":
+            raise InvalidEvent("author", "required on a message: customer, agent or system")
         public = record.get("public", True)
         if not isinstance(public, bool):
             raise InvalidEvent("public", "must be true or false")
@@ -225,9 +225,10 @@ class Validator:
         channel = record.get("channel")
         kind = record.get("kind")
         if kind is not None:
-            if not isinstance(kind, str) or kind not in _KINDS:
+            shared = _KINDS.get(kind) if isinstance(kind, str) else None
+            if shared is None:
                 raise InvalidEvent("kind", _required_one_of(kind, sorted(KINDS)))
-            kind = _KINDS[kind]
+            kind = shared
         if channel is None:
             if etype in ("conversation_started", "handoff"):
                 target = " (the target)" if etype == "handoff" else ""
