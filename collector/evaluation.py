@@ -198,8 +198,9 @@ def evaluate(
     declared: Iterable[str] = (),
     now: int | None = None,
 ) -> list[Result]:
-    """Every objective judged group by group, from ``facts`` read once: a whole log, as
-    the check does, or (with ``now``) at least the facts of the longest window."""
+    """Every objective judged group by group, from ``facts`` read once: a whole log, or
+    (with ``now``) at least the facts of the longest window. The store and the check read
+    Aggregates instead (``evaluate_aggregates``); this is the same judgement from rows."""
     spans = {span_of(o, now) for o in objectives}
     if len(spans) == 1:
         (span,) = spans
